@@ -1,0 +1,5 @@
+"""The API's blueprints, one module each."""
+
+from api.resources import health, keys
+
+BLUEPRINTS = (health.blp, keys.blp)

@@ -1,0 +1,1 @@
+"""Postgres (the only source of truth) and Redis access: settings, pool, migrations, queries."""

