@@ -29,6 +29,7 @@ from flask_smorest import abort
 from redis import RedisError
 from webargs.flaskparser import FlaskParser
 
+from api.pagination import PAGINATION
 from db.queries import clients as q
 
 log = logging.getLogger("obsrv.auth")
@@ -93,6 +94,8 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint with 400 for invalid input and declared access."""
 
     ARGUMENTS_PARSER = Parser()
+    PAGINATION_ARGUMENTS_PARSER = Parser()
+    DEFAULT_PAGINATION_PARAMETERS = PAGINATION
 
     def requires(self, scope: str):
         if scope not in SCOPES:

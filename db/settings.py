@@ -35,6 +35,21 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_HEALTH_TIMEOUT": (2.0, float, "Seconds /health/ready waits for Postgres or Redis."),
     "OBSRV_SCHEDULER_TICK_SECONDS": (30.0, float, "How often the scheduler ticks (≤ 60)."),
     "OBSRV_PARTITION_MONTHS_AHEAD": (3, int, "Monthly observation partitions kept created ahead of now."),
+    "OBSRV_ALLOW_PRIVATE_TARGETS": (False, bool, "Allow seed/webhook URLs on private, loopback or link-local addresses (tests, local demo)."),
+    "OBSRV_ALLOW_HTTP_WEBHOOKS": (False, bool, "Allow plain-http webhook URLs (otherwise https only)."),
+    "OBSRV_USER_AGENT": ("Obsrv/0.1 (+https://github.com/obsrv/obsrv; price and stock monitor)", str, "User-Agent of every crawl request."),
+    "OBSRV_CRAWL_THROTTLE": (True, bool, "Off switch for the per-domain crawl rate (benchmarks and tests only)."),
+    "OBSRV_CRAWL_TIMEOUT": (3600, int, "Seconds a crawl may run before it is stopped and recorded as failed."),
+    "OBSRV_DOWNLOAD_TIMEOUT": (30, int, "Seconds one page download may take."),
+    "OBSRV_DOWNLOAD_MAXSIZE": (10 * 1024 * 1024, int, "Largest page (bytes) a crawl downloads; bigger is a failed observation."),
+    "OBSRV_RETRY_TIMES": (3, int, "Retries of a page on network errors, 5xx and 429."),
+    "OBSRV_RETRY_BACKOFF_BASE": (2.0, float, "First retry delay in seconds; doubles each retry (Retry-After wins when longer)."),
+    "OBSRV_DISCOVERY_MAX_PAGES": (500, int, "Pages a discovery crawl fetches at most."),
+    "OBSRV_DISCOVERY_MAX_DEPTH": (4, int, "Link depth a discovery crawl follows from the seeds."),
+    "OBSRV_DISCOVERY_MIN_SCORE": (0.5, float, "Score from which a page is offered as a product candidate."),
+    "OBSRV_DNS_OVERRIDES": ("", str, "Pin host names to addresses for crawls: 'shop.test=127.0.0.1,other.test=127.0.0.2'."),
+    "OBSRV_CHROMIUM_PATH": ("/usr/bin/chromium", str, "Browser for render_js websites (scrapy-playwright)."),
+    "OBSRV_CRAWL_LOCK_SECONDS": (600, int, "Lifetime of the per-domain crawl lock; a live crawl keeps renewing it."),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -1,5 +1,5 @@
 """The API's blueprints, one module each."""
 
-from api.resources import health, keys
+from api.resources import health, keys, products, websites
 
-BLUEPRINTS = (health.blp, keys.blp)
+BLUEPRINTS = (health.blp, keys.blp, websites.blp, products.blp)

@@ -75,7 +75,7 @@ CREATE TABLE crawl_runs (
     products_ok         integer NOT NULL DEFAULT 0,
     products_failed     integer NOT NULL DEFAULT 0,
     changes_detected    integer NOT NULL DEFAULT 0,
-    error_type          text CHECK (error_type IN ('timeout', 'dns', 'http_status', 'blocked', 'parse', 'robots', 'internal')),
+    error_type          text CHECK (error_type IN ('timeout', 'dns', 'network', 'http_status', 'blocked', 'parse', 'robots', 'internal')),
     error_message       text,
     error_products      jsonb NOT NULL DEFAULT '[]'::jsonb
 );

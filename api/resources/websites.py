@@ -1,0 +1,315 @@
+"""Websites: register (discovery starts), list, read, change, delete; candidates and approval."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import marshmallow as ma
+from croniter import croniter
+from flask import current_app, g
+from flask_smorest import abort
+from parsel import Selector
+
+from api.auth import Blueprint
+from api.deps import pool, redis_client
+from api.pagination import page_args
+from db.jobs import enqueue_crawl
+from db.queries import clients as audit_q
+from db.queries import products as products_q
+from db.queries import websites as q
+from db.urls import TargetRefused, check_target, domain_of, is_http_url
+
+log = logging.getLogger("obsrv.api.websites")
+blp = Blueprint("websites", __name__, url_prefix="/v1/websites", description="Websites and their products")
+SELECTOR_FIELDS = ("price", "name", "availability", "sku")
+
+
+def next_run(schedule: str, after: datetime | None = None) -> datetime:
+    return croniter(schedule, after or datetime.now(timezone.utc)).get_next(datetime)
+
+
+def _validate_cron(value: str) -> None:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ma.ValidationError("must be a 5-field cron expression (minute hour day month weekday), in UTC")
+
+
+def _validate_selector(value: str) -> None:
+    try:
+        if value.lstrip().startswith(("/", "(")):
+            Selector(text="<html></html>").xpath(value)
+        else:
+            Selector(text="<html></html>").css(value)
+    except Exception:
+        raise ma.ValidationError(f"not a valid CSS selector or XPath: {value!r}") from None
+
+
+def _validate_http_url(value: str) -> None:
+    if not is_http_url(value):
+        raise ma.ValidationError("must be an absolute http(s) URL")
+
+
+class SelectorsSchema(ma.Schema):
+    price = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
+    name = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
+    availability = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
+    sku = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
+
+
+class WebsiteSettingsSchema(ma.Schema):
+    """The fields a client may set at registration and change later."""
+
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    schedule = ma.fields.String(validate=_validate_cron, metadata={"description": "cron, UTC", "example": "0 2 * * *"})
+    price_threshold_pct = ma.fields.Decimal(validate=ma.validate.Range(0, 100), places=3, as_string=True,
+                                            metadata={"description": "alert when the price moves by at least this %"})
+    webhook_url = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=2000), _validate_http_url])
+    webhook_mode = ma.fields.String(validate=ma.validate.OneOf(("immediate", "daily_digest")))
+    render_js = ma.fields.Boolean()
+    crawl_rate_per_minute = ma.fields.Integer(validate=ma.validate.Range(1, 120))
+    selectors = ma.fields.Nested(SelectorsSchema)
+
+
+class WebsiteCreateSchema(WebsiteSettingsSchema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    seed_urls = ma.fields.List(ma.fields.String(validate=[ma.validate.Length(max=2000), _validate_http_url]),
+                               required=True, validate=ma.validate.Length(min=1, max=20))
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def same_site(self, data, **_kwargs):
+        domains = {domain_of(url) for url in data["seed_urls"]}
+        if len(domains) > 1:
+            raise ma.ValidationError(f"seed URLs must all be on one site, not {sorted(domains)}", "seed_urls")
+
+
+class WebsitePatchSchema(WebsiteSettingsSchema):
+    status = ma.fields.String(validate=ma.validate.OneOf(("active", "paused")),
+                              metadata={"description": "pause a website, or resume it"})
+
+
+class WebsiteSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    domain = ma.fields.String()
+    seed_urls = ma.fields.List(ma.fields.String())
+    status = ma.fields.String(metadata={"enum": list(q.STATUSES)})
+    status_reason = ma.fields.String(allow_none=True)
+    schedule = ma.fields.String()
+    next_crawl_at = ma.fields.DateTime(allow_none=True)
+    price_threshold_pct = ma.fields.Decimal(as_string=True)
+    webhook_url = ma.fields.String(allow_none=True)
+    webhook_mode = ma.fields.String()
+    webhook_enabled = ma.fields.Boolean()
+    render_js = ma.fields.Boolean()
+    crawl_rate_per_minute = ma.fields.Integer()
+    selectors = ma.fields.Dict()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class RegisteredSchema(ma.Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    discovery_job_id = ma.fields.String()
+
+
+class WebsiteQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(q.STATUSES))
+
+
+class CandidateSchema(ma.Schema):
+    id = ma.fields.Integer()
+    url = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+    price = ma.fields.Decimal(as_string=True, allow_none=True)
+    currency = ma.fields.String(allow_none=True)
+    availability = ma.fields.String(allow_none=True)
+    score = ma.fields.Float(allow_none=True)
+    status = ma.fields.String(metadata={"description": "discovered, or approved"})
+
+
+class ApproveSchema(ma.Schema):
+    product_ids = ma.fields.List(ma.fields.Integer(strict=True), required=True,
+                                 validate=ma.validate.Length(min=1, max=products_q.MAX_APPROVED))
+
+
+class ApprovedSchema(ma.Schema):
+    website_id = ma.fields.Integer()
+    approved = ma.fields.List(ma.fields.Integer(), metadata={"description": "newly approved by this call"})
+    total_approved = ma.fields.Integer()
+    status = ma.fields.String()
+    baseline_job_id = ma.fields.String(allow_none=True)
+
+
+def _check_webhook(url: str | None) -> None:
+    if not url:
+        return
+    config = current_app.config
+    if url.lower().startswith("http://") and not config["OBSRV_ALLOW_HTTP_WEBHOOKS"]:
+        abort(400, message="Invalid request: see errors for each field",
+              errors={"json": {"webhook_url": ["must be https (set OBSRV_ALLOW_HTTP_WEBHOOKS to allow http)"]}})
+    try:
+        check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"])
+    except TargetRefused as exc:
+        abort(400, message="Invalid request: see errors for each field", errors={"json": {"webhook_url": [str(exc)]}})
+
+
+def _audit(conn, action: str, website_id: int, details: dict | None = None) -> None:
+    audit_q.audit(conn, client_id=g.principal.client_id, api_key_id=g.principal.key_id, action=action,
+                  target_type="website", target_id=website_id, details=details, request_id=g.get("request_id"))
+
+
+def _enqueue(website_id: int, kind: str, product_ids: list[int] | None = None) -> str | None:
+    """Queue a crawl; a Redis outage is logged and the scheduler's sweep queues it later."""
+    try:
+        job = enqueue_crawl(redis_client(), website_id, kind, settings=current_app.config, product_ids=product_ids)
+        return job.id
+    except Exception:
+        log.exception("could not enqueue crawl", extra={"website_id": website_id, "kind": kind})
+        return None
+
+
+def _own_website(conn, website_id: int, *, for_update: bool = False) -> dict:
+    website = q.get(conn, website_id, g.principal.client_id, for_update=for_update)
+    if website is None:
+        abort(404, message=f"No website {website_id}")
+    return website
+
+
+@blp.route("", methods=["POST"])
+@blp.requires("write")
+@blp.arguments(WebsiteCreateSchema)
+@blp.response(202, RegisteredSchema)
+@blp.alt_response(409, response="CONFLICT")
+def register(body):
+    """Register a shop; its discovery crawl starts now."""
+    config = current_app.config
+    seed_errors = {}
+    for i, url in enumerate(body["seed_urls"]):
+        try:
+            check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"])
+        except TargetRefused as exc:
+            seed_errors[i] = [str(exc)]
+    if seed_errors:
+        abort(400, message="Invalid request: see errors for each field", errors={"json": {"seed_urls": seed_errors}})
+    _check_webhook(body.get("webhook_url"))
+    schedule = body.get("schedule", "0 2 * * *")
+    domain = domain_of(body["seed_urls"][0])
+    with pool().connection() as conn, conn.transaction():
+        website = q.insert(
+            conn, client_id=g.principal.client_id, name=body["name"], domain=domain,
+            seed_urls=list(dict.fromkeys(body["seed_urls"])), schedule=schedule, next_crawl_at=next_run(schedule),
+            price_threshold_pct=body.get("price_threshold_pct", 1), webhook_url=body.get("webhook_url"),
+            webhook_mode=body.get("webhook_mode", "immediate"), render_js=body.get("render_js", False),
+            crawl_rate_per_minute=body.get("crawl_rate_per_minute", 10), selectors=body.get("selectors") or {},
+        )
+        if website is None:
+            abort(409, message=f"You already registered the domain {domain}")
+        _audit(conn, "website.created", website["id"], {"name": body["name"], "domain": domain})
+    job_id = _enqueue(website["id"], "discovery")
+    return {"id": website["id"], "status": website["status"], "discovery_job_id": job_id}
+
+
+@blp.route("", methods=["GET"])
+@blp.requires("read")
+@blp.arguments(WebsiteQuerySchema, location="query")
+@blp.response(200, WebsiteSchema(many=True))
+@blp.paginate()
+def list_websites(args, pagination_parameters):
+    """Your websites, oldest first; filter by status."""
+    limit, offset = page_args(pagination_parameters)
+    with pool().connection() as conn:
+        rows, total = q.page(conn, g.principal.client_id, status=args.get("status"), limit=limit, offset=offset)
+    pagination_parameters.item_count = total
+    return rows
+
+
+@blp.route("/<int:website_id>", methods=["GET"])
+@blp.requires("read")
+@blp.response(200, WebsiteSchema)
+def get_website(website_id):
+    with pool().connection() as conn:
+        return _own_website(conn, website_id)
+
+
+@blp.route("/<int:website_id>", methods=["PATCH"])
+@blp.requires("write")
+@blp.arguments(WebsitePatchSchema)
+@blp.response(200, WebsiteSchema)
+def patch_website(body, website_id):
+    """Change schedule, threshold, webhook, render_js, rate, selectors; or pause/resume with status."""
+    if "webhook_url" in body:
+        _check_webhook(body["webhook_url"])
+    with pool().connection() as conn, conn.transaction():
+        website = _own_website(conn, website_id, for_update=True)
+        changes = dict(body)
+        if "schedule" in changes:
+            changes["next_crawl_at"] = next_run(changes["schedule"])
+        new_status = changes.pop("status", None)
+        website = q.update(conn, website_id, changes)
+        if new_status and new_status != website["status"]:
+            if new_status == "active" and not conn.execute(
+                    "SELECT 1 FROM products WHERE website_id = %s AND status = 'approved' LIMIT 1",
+                    (website_id,)).fetchone():
+                abort(409, message="Approve products before activating this website")
+            try:
+                website = q.set_status(conn, website_id, new_status, reason="set by client")
+            except q.IllegalTransition as exc:
+                abort(409, message=str(exc))
+            if new_status == "active":
+                website = q.update(conn, website_id, {"next_crawl_at": next_run(website["schedule"])})
+        _audit(conn, "website.updated", website_id,
+               {k: (str(v) if not isinstance(v, (str, int, bool, dict, type(None))) else v) for k, v in body.items()})
+    return website
+
+
+@blp.route("/<int:website_id>", methods=["DELETE"])
+@blp.requires("write")
+@blp.response(204)
+def delete_website(website_id):
+    """Delete a website with its products and their history."""
+    with pool().connection() as conn, conn.transaction():
+        deleted = q.delete(conn, website_id, g.principal.client_id)
+        if deleted is None:
+            abort(404, message=f"No website {website_id}")
+        _audit(conn, "website.deleted", website_id, {"name": deleted["name"], "domain": deleted["domain"]})
+    return None
+
+
+@blp.route("/<int:website_id>/discovered-products", methods=["GET"])
+@blp.requires("read")
+@blp.response(200, CandidateSchema(many=True))
+@blp.paginate()
+def discovered_products(website_id, pagination_parameters):
+    """Product pages discovery found, best candidates first."""
+    limit, offset = page_args(pagination_parameters)
+    with pool().connection() as conn:
+        _own_website(conn, website_id)
+        rows, total = products_q.candidates(conn, website_id, limit=limit, offset=offset)
+    pagination_parameters.item_count = total
+    return rows
+
+
+@blp.route("/<int:website_id>/approve-products", methods=["POST"])
+@blp.requires("write")
+@blp.arguments(ApproveSchema)
+@blp.response(202, ApprovedSchema)
+def approve_products(body, website_id):
+    """Approve candidates to watch (at most 100 per website); their baseline crawl starts now."""
+    with pool().connection() as conn, conn.transaction():
+        website = _own_website(conn, website_id, for_update=True)
+        if website["status"] == "pending_discovery":
+            abort(409, message="Discovery has not finished yet: wait for status pending_approval")
+        if website["status"] == "failed" and not body["product_ids"]:
+            abort(409, message="This website failed; register it again or fix its seeds")
+        try:
+            new, total = products_q.approve(conn, website_id, body["product_ids"])
+        except products_q.ApprovalError as exc:
+            abort(400, message=str(exc), errors={"json": exc.errors})
+        if website["status"] in ("pending_approval", "failed"):
+            website = q.set_status(conn, website_id, "active")
+            website = q.update(conn, website_id, {"next_crawl_at": next_run(website["schedule"])})
+        _audit(conn, "website.products_approved", website_id, {"product_ids": new, "total_approved": total})
+    job_id = _enqueue(website_id, "baseline", product_ids=new) if new else None
+    return {"website_id": website_id, "approved": new, "total_approved": total, "status": website["status"],
+            "baseline_job_id": job_id}

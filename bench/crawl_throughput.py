@@ -1,0 +1,129 @@
+"""Crawl throughput: the full product crawl against a bare Scrapy spider, in the same run.
+
+Serves N product pages (default 5,000) from 20 host names pinned to 127.0.0.1
+(tests.support.shop, pages pre-rendered, ~10k req/s), throttling off, and
+measures pages/s from the first parsed page to the end of the crawl for:
+
+  (a) baseline  a bare Scrapy spider that only fetches and parses JSON-LD (bench/bare_spider.py)
+  (b) obsrv     the real product crawl: `python -m crawler.run` over 20 websites (one per host) with
+                extraction cascade, Normalize/Diff/Persist pipelines and Postgres writes (COPY)
+
+Target: b/a >= 0.7.
+
+    .venv/bin/python bench/crawl_throughput.py [--products 5000] [--hosts 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+
+from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from db.migrate import migrate  # noqa: E402
+from tests.support.shop import Shop  # noqa: E402
+
+
+def register(conn, shop: Shop) -> list[tuple[int, int]]:
+    """One active website per host with its products approved; returns (website id, crawl run id) pairs."""
+    client = conn.execute("INSERT INTO clients (name) VALUES ('bench') RETURNING id").fetchone()["id"]
+    pairs = []
+    for host in shop.hosts:
+        domain = f"{host}:{shop.port}"
+        website = conn.execute(
+            "INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES (%s, %s, %s, %s, 'active') "
+            "RETURNING id", (client, host, domain, [shop.url("/", host=host)])).fetchone()["id"]
+        urls = [shop.url(p, host=host) for p in shop.product_paths_for(host)]
+        conn.execute(
+            "INSERT INTO products (website_id, url, identity, status) "
+            "SELECT %s, u, 'url:' || u, 'approved' FROM unnest(%s::text[]) AS u", (website, urls))
+        run = conn.execute("INSERT INTO crawl_runs (website_id, kind) VALUES (%s, 'manual') RETURNING id",
+                           (website,)).fetchone()["id"]
+        pairs.append((website, run))
+    return pairs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, default=5000)
+    parser.add_argument("--hosts", type=int, default=20)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-crawl-"))
+    servers = []
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not database_url:
+        servers.append(EmbeddedPostgres(workdir / "pg"))
+        database_url = servers[-1].start("obsrv_bench_crawl")
+    if not redis_url:
+        servers.append(EmbeddedRedis(workdir / "redis"))
+        redis_url = servers[-1].start()
+    hosts = [f"shop{i:02d}.test" for i in range(args.hosts)]
+    shop = Shop.generated(n_products=args.products, hosts=hosts, jsonld=True)
+    shop.warm()
+    try:
+        migrate(database_url)
+        shop.start()
+        overrides = ",".join(f"{h}=127.0.0.1" for h in hosts)
+        python = str(Path(sys.executable))
+
+        # (a) bare spider
+        urls = [shop.url(p, host=h) for h in hosts for p in shop.product_paths_for(h)]
+        urls_file = workdir / "urls.txt"
+        urls_file.write_text("\n".join(urls))
+        bare = subprocess.run([python, str(ROOT / "bench" / "bare_spider.py"), str(urls_file), overrides],
+                              cwd=ROOT, capture_output=True, text=True, check=True)
+        a = json.loads(bare.stdout.strip().splitlines()[-1])
+        a_rate = a["pages"] / a["seconds"]
+
+        # (b) the real product crawl
+        with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+            pairs = register(conn, shop)
+        profile = os.environ.get("BENCH_PROFILE")
+        command = [python, *(["-m", "cProfile", "-o", profile] if profile else []), "-m", "crawler.run",
+                   "--spider", "products", "--kind", "manual"]
+        for website, run in pairs:
+            command += ["--website", str(website), "--crawl-run", str(run)]
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+               "OBSRV_ALLOW_PRIVATE_TARGETS": "true", "OBSRV_CRAWL_THROTTLE": "false",
+               "OBSRV_DNS_OVERRIDES": overrides, "OBSRV_LOG_LEVEL": "WARNING"}
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        with psycopg.connect(database_url, row_factory=dict_row) as conn:
+            stats = conn.execute(
+                """SELECT count(*) AS pages, count(*) FILTER (WHERE o.ok) AS ok,
+                          extract(epoch FROM (SELECT max(finished_at) FROM crawl_runs) - min(o.observed_at)) AS seconds
+                     FROM observations o""").fetchone()
+            runs = conn.execute("SELECT count(*) FILTER (WHERE status = 'succeeded') AS ok, count(*) AS n "
+                                "FROM crawl_runs").fetchone()
+        b_rate = stats["pages"] / float(stats["seconds"])
+
+        print(f"pages served from {len(hosts)} host names on 127.0.0.1: {len(urls)}")
+        print(f"(a) bare Scrapy spider, fetch + JSON-LD:          {a['pages']:6d} pages in {a['seconds']:6.2f} s "
+              f"= {a_rate:7.1f} pages/s")
+        print(f"(b) obsrv product crawl (extract+pipelines+PG):   {stats['pages']:6d} pages in "
+              f"{float(stats['seconds']):6.2f} s = {b_rate:7.1f} pages/s  "
+              f"({stats['ok']} ok observations, {runs['ok']}/{runs['n']} crawl runs succeeded; "
+              f"process wall time {wall:.1f} s)")
+        print(f"ratio b/a: {b_rate / a_rate:.2f} (target >= 0.70): {'PASS' if b_rate / a_rate >= 0.7 else 'FAIL'}")
+        return 0
+    finally:
+        shop.stop()
+        for server in reversed(servers):
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The extraction cascade: the order of sources and the provenance of every field.
+
+Order (first source to give a field wins, ``sources[field]`` names it):
+
+0. ``selectors`` -- the website's own overrides, when configured. They win over
+   everything for the fields they name (see :mod:`.selectors` for why).
+1. ``jsonld``, 2. ``microdata``, 3. ``rdfa`` -- schema.org Product data;
+4. ``opengraph`` (og:title/og:image on product pages) and ``meta`` (product:price:*,
+   product:availability, ...);
+5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``;
+6. ``heuristics`` -- visible text near the h1 and the buy button.
+
+A stage runs only when the page carries its markers (each stage checks cheaply), and
+the cascade stops as soon as name, price, currency and availability are all known.
+Two consistency rules: ``stock_quantity`` is only taken from the source that gave
+the availability; and when the URL selects a variant (``?variant=``,
+``?attribute_pa_size=``, ``?sku=``), a source that cannot tell variants apart (a
+single Offer, an AggregateOffer, the price metas) gives price, availability, stock
+quantity and SKU only if no later source resolves the selected variant.
+
+``platform`` (detected from markup) and ``platform_id`` (the platform's product id)
+are looked up whenever a platform is detected, even after an early stop: they are the
+product's identity.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable
+
+from . import jsonld, microdata, opengraph, platforms, rdfa, selectors, visible
+from .page import Page
+from .prices import normalize_amount
+from .product import REQUIRED_FIELDS, VARIANT_FIELDS, ExtractedProduct, Found
+
+logger = logging.getLogger(__name__)
+
+Stage = tuple[str, Callable[[Page], "Found | None"]]
+
+STRUCTURED_STAGES: tuple[Stage, ...] = (
+    ("jsonld", jsonld.extract),
+    ("microdata", microdata.extract),
+    ("rdfa", rdfa.extract),
+    ("opengraph", opengraph.extract_opengraph),
+    ("meta", opengraph.extract_meta),
+)
+HEURISTICS_STAGE: Stage = ("heuristics", visible.extract)
+
+
+def stages_for(page: Page, overrides: dict | None) -> list[Stage]:
+    stages: list[Stage] = []
+    if overrides:
+        stages.append(("selectors", functools.partial(selectors.extract, selectors=overrides)))
+    stages.extend(STRUCTURED_STAGES)
+    platform = platforms.detect(page)
+    if platform:
+        stages.append((platform, platforms.ADAPTERS[platform]))
+    stages.append(HEURISTICS_STAGE)
+    return stages
+
+
+class _Merge:
+    """Accumulates fields from stages in priority order, with provenance."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.values: dict = {}
+        self.sources: dict[str, str] = {}
+        self.deferred: list[tuple[str, str, object]] = []
+
+    def complete(self) -> bool:
+        return all(field in self.values for field in REQUIRED_FIELDS)
+
+    def _set(self, source: str, field: str, value: object) -> None:
+        if field in self.values:
+            return
+        if field == "stock_quantity" and self.sources.get("availability") != source:
+            return
+        self.values[field] = value
+        self.sources[field] = source
+
+    def add(self, source: str, found: Found | None) -> None:
+        if found is None:
+            return
+        blind = found.variant_blind and bool(self.page.variant_params)
+        for field, value in found.fields.items():
+            if blind and field in VARIANT_FIELDS:
+                self.deferred.append((source, field, value))
+            else:
+                self._set(source, field, value)
+
+    def finish(self) -> None:
+        for source, field, value in self.deferred:
+            self._set(source, field, value)
+
+
+def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
+    merge = _Merge(page)
+    for source, stage in stages_for(page, overrides):
+        if merge.complete():
+            break
+        merge.add(source, _run_stage(source, stage, page))
+    merge.finish()
+    values = merge.values
+    platform = platforms.detect(page)
+    if platform and "platform_id" not in values:
+        product_id = platforms.PRODUCT_IDS[platform]
+        merge.add(platform, _run_stage(platform, lambda page: Found.of(platform_id=product_id(page)), page))
+    values["price"] = normalize_amount(values.get("price"), values.get("currency"))
+    if values["price"] is None:
+        merge.sources.pop("price", None)
+    name = values.get("name")
+    return ExtractedProduct(
+        name=name,
+        price=values["price"],
+        currency=values.get("currency"),
+        availability=values.get("availability"),
+        sku=_str(values.get("sku")),
+        gtin=_str(values.get("gtin")),
+        brand=_str(values.get("brand")),
+        image=values.get("image"),
+        stock_quantity=values.get("stock_quantity"),
+        canonical_url=page.canonical_url,
+        platform=platform,
+        platform_id=_str(values.get("platform_id")),
+        sources=merge.sources,
+        is_product=bool(
+            name and any(values.get(f) is not None for f in ("price", "availability", "sku"))
+        ),
+    )
+
+
+def _run_stage(source: str, stage: Callable[[Page], "Found | None"], page: Page) -> Found | None:
+    """One stage; a failure (odd markup nobody foresaw) costs that stage, not the page."""
+    try:
+        return stage(page)
+    except Exception:
+        logger.exception("extraction stage %s failed on %s", source, page.url)
+        return None
+
+
+def _str(value: object) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None

@@ -1,0 +1,333 @@
+"""One parsed page, shared by every stage of the cascade and by the classifier.
+
+The HTML is parsed exactly once (lxml). Pages that carry RDFa markers are parsed with
+extruct's DOM-flavoured lxml parser instead, because pyRdfa walks the tree through the
+xml.dom API; that parser makes element access ~3x slower, so it is used only there.
+Anything derived from the page that more than one stage needs is computed lazily and
+memoized on the page (:func:`page_cached`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from functools import cached_property
+from typing import Any, Callable, TypeVar
+from urllib.parse import SplitResult, parse_qsl, urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+from extruct.xmldom import XmlDomHTMLParser
+from w3lib.encoding import html_to_unicode
+from w3lib.url import safe_url_string
+
+from .prices import CurrencyContext, normalize_currency
+
+T = TypeVar("T")
+
+_local = threading.local()  # lxml parsers must not be shared between threads
+
+# Query parameters by which shop URLs select one variant of a product.
+_VARIANT_PARAMS = ("variant", "variant_id", "sku", "pid")
+_VARIANT_PREFIXES = ("attribute_",)  # WooCommerce: ?attribute_pa_size=large
+
+_XP_HEAD_META = lxml.etree.XPath("/html/head/meta | /html/meta")
+_XP_CANONICAL = lxml.etree.XPath(
+    "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONICAL', 'canonical')), ' '),"
+    " ' canonical ')]/@href"
+)
+_XP_BASE = lxml.etree.XPath("/html/head/base/@href")
+_XP_TITLE = lxml.etree.XPath("string((/html/head/title | //title)[1])")
+_XP_RDFA = lxml.etree.XPath("//*[@typeof or @vocab][1]")
+_JSON_START_RE = re.compile(r"\s*[\[{]")
+
+
+# lxml.html's default class lookup calls back into Python for every element proxy (to
+# pick FormElement, InputElement, ...); nothing here needs those, and a C-level default
+# lookup to HtmlElement makes walking the tree about 1.6x faster.
+_FAST_LOOKUP = lxml.etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement,
+    comment=lxml.html.HtmlComment,
+    pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity,
+)
+
+
+def _parser(dom: bool) -> lxml.html.HTMLParser:
+    name = "dom" if dom else "html"
+    parser = getattr(_local, name, None)
+    if parser is None:
+        if dom:
+            parser = XmlDomHTMLParser(encoding="utf-8")
+        else:
+            parser = lxml.html.HTMLParser(encoding="utf-8")
+            parser.set_element_class_lookup(_FAST_LOOKUP)
+        setattr(_local, name, parser)
+    return parser
+
+
+def _header(headers: dict | None, name: str) -> str | None:
+    """Case-insensitive header lookup tolerating Scrapy's bytes/list values."""
+    if not headers:
+        return None
+    for key, value in headers.items():
+        key = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        if key.lower() == name:
+            if isinstance(value, (list, tuple)):
+                value = value[0] if value else None
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            return value
+    return None
+
+
+def decode_html(html: str | bytes, headers: dict | None = None) -> str:
+    if isinstance(html, str):
+        return html
+    _encoding, text = html_to_unicode(_header(headers, "content-type"), html)
+    return text
+
+
+def needs_dom_parser(text: str) -> bool:
+    """RDFa in the body (``typeof``/``vocab`` attributes), not just OG ``property`` metas."""
+    return "typeof=" in text or "vocab=" in text
+
+
+def parse_tree(text: str, *, dom: bool = False) -> lxml.html.HtmlElement:
+    """Parse HTML text once; never raises (empty or odd input gives an empty document)."""
+    data = b"<html></html>" if not text or text.isspace() else text.encode("utf-8", "replace")
+    try:
+        return lxml.html.document_fromstring(data, parser=_parser(dom))
+    except (lxml.etree.ParserError, ValueError):
+        return lxml.html.document_fromstring(b"<html></html>", parser=_parser(dom))
+
+
+def page_cached(fn: Callable[["Page"], T]) -> Callable[["Page"], T]:
+    """Memoize a function of a page on that page (so stages and classifier share it)."""
+    key = f"{fn.__module__}.{fn.__qualname__}"
+
+    @functools.wraps(fn)
+    def wrapper(page: "Page") -> T:
+        try:
+            return page.cache[key]
+        except KeyError:
+            value = page.cache[key] = fn(page)
+            return value
+
+    return wrapper
+
+
+def clean_text(value: str | None) -> str:
+    return " ".join(value.split()) if value else ""
+
+
+def text_of(element) -> str:
+    return clean_text(element.text_content())
+
+
+def class_and_id(element) -> str:
+    """Lower-cased ``class`` and ``id`` of an element, for token tests."""
+    get = element.get
+    value = get("class")
+    ident = get("id")
+    if ident:
+        value = f"{value} {ident}" if value else ident
+    return value.lower() if value else ""
+
+
+class Page:
+    """A parsed page plus lazily computed facts about it."""
+
+    def __init__(
+        self,
+        root,
+        url: str,
+        *,
+        source: str | None = None,
+        status: int = 200,
+        headers: dict | None = None,
+    ) -> None:
+        self.root = root
+        self.url = url or ""
+        self._source = source
+        self.status = status
+        self.headers = headers or {}
+        self.cache: dict[str, Any] = {}
+
+    @classmethod
+    def from_html(
+        cls, html: str | bytes, url: str, *, status: int = 200, headers: dict | None = None
+    ) -> "Page":
+        text = decode_html(html, headers)
+        root = parse_tree(text, dom=needs_dom_parser(text))
+        return cls(root, url, source=text, status=status, headers=headers)
+
+    @classmethod
+    def from_any(cls, html_or_tree, url: str, **kwargs) -> "Page":
+        if isinstance(html_or_tree, Page):
+            return html_or_tree
+        if isinstance(html_or_tree, (str, bytes)):
+            return cls.from_html(html_or_tree, url, **kwargs)
+        root = getattr(html_or_tree, "root", html_or_tree)  # parsel Selector or lxml tree
+        if hasattr(root, "getroot"):
+            root = root.getroot()
+        return cls(root, url, **kwargs)
+
+    # --- raw source -------------------------------------------------------------
+    @property
+    def has_source(self) -> bool:
+        """Whether the raw HTML is at hand (not just a tree handed in)."""
+        return self._source is not None
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = lxml.html.tostring(self.root, encoding="unicode")
+        return self._source
+
+    def contains(self, *needles: str) -> bool:
+        """Cheap substring gate on the raw source ("maybe" when only a tree was given)."""
+        if not self.has_source:
+            return True
+        source = self._source
+        return any(needle in source for needle in needles)
+
+    @cached_property
+    def head_source(self) -> str:
+        """The raw source up to the opening ``<body>`` tag (metas, head scripts, body class)."""
+        source = self.source
+        end = source.find("</head>")
+        if end < 0:
+            return source[:20000]
+        body = source.find(">", source.find("<body", end))
+        return source[: max(body, end) + 1]
+
+    def head_contains(self, *needles: str) -> bool:
+        """:meth:`contains`, limited to :attr:`head_source`."""
+        if not self.has_source:
+            return True
+        head = self.head_source
+        return any(needle in head for needle in needles)
+
+    @cached_property
+    def json_body(self) -> Any:
+        """The body parsed as JSON when the response is JSON (e.g. Shopify ``.js``)."""
+        if not _JSON_START_RE.match(self.source):
+            return None
+        try:
+            return json.loads(self.source)
+        except ValueError:
+            return None
+
+    @property
+    def dom_ready(self) -> bool:
+        """Whether the tree supports the xml.dom API pyRdfa needs."""
+        return hasattr(self.root, "childNodes")
+
+    def has_rdfa(self) -> bool:
+        if self.has_source and not needs_dom_parser(self._source):
+            return False
+        return bool(_XP_RDFA(self.root))
+
+    # --- head facts -------------------------------------------------------------
+    @cached_property
+    def metas(self) -> dict[str, str]:
+        """First non-empty ``content`` of each head meta, keyed by property/name/itemprop."""
+        found: dict[str, str] = {}
+        for meta in _XP_HEAD_META(self.root):
+            content = meta.get("content")
+            if not content or not content.strip():
+                continue
+            for attr in ("property", "name", "itemprop"):
+                key = meta.get(attr)
+                if key:
+                    found.setdefault(key.strip().lower(), content.strip())
+        return found
+
+    @cached_property
+    def title(self) -> str:
+        return clean_text(_XP_TITLE(self.root))
+
+    @cached_property
+    def base_url(self) -> str:
+        base = _XP_BASE(self.root)
+        try:
+            return urljoin(self.url, base[0].strip()) if base else self.url
+        except ValueError:
+            return self.url
+
+    def absolute(self, href) -> str | None:
+        if isinstance(href, list):
+            href = href[0] if href else None
+        if not isinstance(href, str) or not href.strip() or href.strip().startswith("data:"):
+            return None
+        try:
+            url = urljoin(self.base_url, href.strip())
+            return url if url.isascii() and " " not in url else safe_url_string(url)
+        except ValueError:  # "http://[broken", a non-numeric port, ...
+            return None
+
+    @cached_property
+    def canonical_url(self) -> str | None:
+        hrefs = _XP_CANONICAL(self.root)
+        return self.absolute(hrefs[0] if hrefs else self.metas.get("og:url"))
+
+    # --- language, region, money ------------------------------------------------
+    @cached_property
+    def locale(self) -> tuple[str | None, str | None]:
+        raw = (
+            self.root.get("lang")
+            or self.root.get("xml:lang")
+            or _header(self.headers, "content-language")
+            or self.metas.get("og:locale")
+            or ""
+        )
+        parts = raw.replace("_", "-").lower().split(",")[0].strip().split("-")
+        lang = parts[0] or None
+        region = parts[1] if len(parts) > 1 and len(parts[1]) == 2 else None
+        if region is None:
+            host = self.url_parts.hostname or ""
+            tld = host.rsplit(".", 1)[-1]
+            region = tld if len(tld) == 2 else None
+        return lang, region
+
+    @cached_property
+    def currency_context(self) -> CurrencyContext:
+        lang, region = self.locale
+        metas = self.metas
+        declared = normalize_currency(
+            metas.get("product:price:currency")
+            or metas.get("og:price:currency")
+            or metas.get("pricecurrency")
+        )
+        return CurrencyContext(lang=lang, region=region, currency=declared)
+
+    def money_context(self, currency: str | None) -> CurrencyContext:
+        """The page context with an explicitly known currency (e.g. an offer's)."""
+        context = self.currency_context
+        if currency and currency != context.currency:
+            return CurrencyContext(lang=context.lang, region=context.region, currency=currency)
+        return context
+
+    # --- URL facts --------------------------------------------------------------
+    @cached_property
+    def url_parts(self) -> SplitResult:
+        try:
+            return urlsplit(self.url)
+        except ValueError:  # "http://[::1" and friends
+            return urlsplit("")
+
+    @cached_property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(self.url_parts.query))
+
+    @cached_property
+    def variant_params(self) -> dict[str, str]:
+        """Query parameters by which the URL selects a variant (empty when none)."""
+        return {
+            key: value
+            for key, value in self.query.items()
+            if key in _VARIANT_PARAMS or key.startswith(_VARIANT_PREFIXES)
+        }

@@ -1,0 +1,104 @@
+"""The extraction result (:class:`ExtractedProduct`) and what one stage returns (:class:`Found`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .prices import format_amount
+
+#: fields the cascade fills, each with the name of the source that gave it in ``sources``
+CASCADE_FIELDS = (
+    "name",
+    "price",
+    "currency",
+    "availability",
+    "sku",
+    "gtin",
+    "brand",
+    "image",
+    "stock_quantity",
+    "platform_id",
+)
+#: once these are all known the cascade stops early
+REQUIRED_FIELDS = ("name", "price", "currency", "availability")
+#: fields that differ between variants of one product
+VARIANT_FIELDS = frozenset({"price", "availability", "stock_quantity", "sku"})
+
+SOURCES = (
+    "selectors",
+    "jsonld",
+    "microdata",
+    "rdfa",
+    "opengraph",
+    "meta",
+    "shopify",
+    "woocommerce",
+    "magento",
+    "heuristics",
+)
+
+
+def normalize_gtin(value: object) -> str | None:
+    """A GTIN-8/12/13/14 (UPC, EAN, ISBN-13) as digits, else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    digits = str(value).replace("-", "").replace(" ", "").strip()
+    return digits if digits.isdigit() and len(digits) in (8, 12, 13, 14) else None
+
+
+@dataclass
+class Found:
+    """What one source found on a page.
+
+    ``variant_blind``: the source cannot tell which variant the page URL selects
+    (one Offer, an AggregateOffer, meta tags) although the URL selects one; its
+    variant-dependent fields are then used only if no later source resolves them.
+    """
+
+    fields: dict[str, Any]
+    variant_blind: bool = False
+
+    @classmethod
+    def of(cls, variant_blind: bool = False, **fields: Any) -> "Found | None":
+        kept = {key: value for key, value in fields.items() if value not in (None, "", [])}
+        return cls(kept, variant_blind) if kept else None
+
+
+@dataclass
+class ExtractedProduct:
+    name: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    availability: str | None = None
+    sku: str | None = None
+    gtin: str | None = None
+    brand: str | None = None
+    image: str | None = None
+    stock_quantity: int | None = None
+    canonical_url: str | None = None
+    platform: str | None = None
+    platform_id: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    blocked: str | None = None
+    is_product: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "price": format_amount(self.price, self.currency),
+            "currency": self.currency,
+            "availability": self.availability,
+            "sku": self.sku,
+            "gtin": self.gtin,
+            "brand": self.brand,
+            "image": self.image,
+            "sources": dict(self.sources),
+            "stock_quantity": self.stock_quantity,
+            "canonical_url": self.canonical_url,
+            "platform": self.platform,
+            "platform_id": self.platform_id,
+            "blocked": self.blocked,
+            "is_product": self.is_product,
+        }

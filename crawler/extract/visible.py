@@ -1,0 +1,571 @@
+"""Visible-page heuristics: the last stage of the cascade.
+
+Everything is anchored on the page's main heading (the first ``<h1>`` outside site
+chrome). Starting at the heading, the search climbs one ancestor at a time (at most
+:data:`MAX_CLIMB` levels) and stops at the first level that yields a result -- or at
+the first level that holds a form or button (the buy box) without one -- so the price
+found is the one next to the title and the buy button. Never considered:
+
+* site chrome and side content: ``aside``, ``footer``, ``nav``, the site ``header``,
+  hidden elements, and containers whose class/id says related / recommended /
+  upsell / cross-sell / recently viewed / carousel / mini-cart ...;
+* containers introduced by a heading such as "You may also like" (six languages);
+* repeated cards: an element with two or more same-tag, same-class siblings that,
+  together with it, contain links (product grids, carousels, listing pages).
+
+Several prices near the title: struck-through ones (``del``/``s``, ``old-price``,
+``compare-at`` ...) and "was"/"statt"/"RRP" amounts are dropped, as are shipping
+thresholds, savings, instalments and unit prices; of the rest, an element marked as a
+price wins, then the first in document order. More than three different amounts is
+not one product's price (a listing or a price table): no price rather than a random one.
+
+Availability: a stock-marked element's phrase or class (``in-stock``), else a short
+stock phrase near the title (en/de/fr/es/it/nl), else the buy button (disabled or
+"Sold out" -> OutOfStock, enabled -> InStock). Identifiers: labelled rows of spec
+tables/definition lists and "SKU: ..." lines near the title.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import lxml.etree
+
+from .page import Page, class_and_id, clean_text, page_cached, text_of
+from .prices import (
+    availability_from_classes,
+    availability_from_text,
+    current_price_segments,
+    has_was_words,
+    parse_display_price,
+    stock_quantity_from_text,
+)
+from .product import Found, normalize_gtin
+
+MAX_CLIMB = 6
+SPEC_TABLE_LEVELS = 3  # spec tables may sit below the buy box, in the product's article
+LABEL_LINE_LEVELS = 2  # "SKU: X" lines sit in the buy box itself
+MAX_DISTINCT_PRICES = 3
+MAX_PRICE_TEXT = 60
+MAX_PHRASE_TEXT = 100  # text of an element marked as stock/availability
+MAX_FREE_PHRASE_TEXT = 50  # any other text: a label, not a sentence that mentions stock
+
+_SITE_CHROME_TAGS = frozenset({"aside", "footer", "nav", "template", "dialog"})
+_SKIP_TEXT_TAGS = frozenset(
+    {"script", "style", "noscript", "option", "select", "textarea", "title", "head"}
+)
+_STRUCK_TAGS = frozenset({"del", "s", "strike"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_BLOCK_TAGS = frozenset({"div", "section", "ul", "ol", "table", "aside", "dl"})
+
+_EXCLUDED_CLASS_RE = re.compile(
+    r"related|recommend|upsell|up-sell|cross-?sell|also-?(?:like|bought|viewed)|you-?may"
+    r"|similar|recently|recent-?view|suggest|bestseller|trending|mini-?cart|cart-?drawer"
+    r"|site-?header|masthead|navbar|menu|breadcrumb|footer|sidebar|newsletter|modal|popup"
+    r"|wishlist|compare-products"
+)
+# carousels hold related products' prices, but also the main product's image gallery
+_CAROUSEL_CLASS_RE = re.compile(r"carousel|slider|swiper|slick")
+_DISPLAY_NONE_RE = re.compile(r"display\s*:\s*none")
+_RELATED_HEADING_RE = re.compile(
+    r"(?i)also like|might like|may like|related|recommended|recommendations|customers (?:also|who)"
+    r"|frequently bought|recently (?:viewed|sold)|similar|more from|also bought|you may also"
+    r"|complete the look|shop the look|best ?sellers|top sellers|popular|trending|featured"
+    r"|ähnliche|das könnte|auch gefallen|kunden kauften|zuletzt angesehen|zubehör"
+    r"|vous aimerez|vous pourriez|produits similaires|produits associés|récemment consultés"
+    r"|te puede interesar|productos relacionados|también te|vistos recientemente"
+    r"|potrebbe interessarti|prodotti correlati|prodotti simili|visti di recente"
+    r"|gerelateerde|misschien ook|vergelijkbare|recent bekeken|bekijk ook"
+)
+_OLD_PRICE_CLASS_RE = re.compile(
+    r"old|was-?price|price-?was|compare|strike|line-?through|crossed|before|original|rrp|uvp|msrp"
+    r"|list-?price"
+)
+_PRICE_CLASS_RE = re.compile(r"price|amount|preis|prix|precio|prezzo|prijs|cost")
+# a currency symbol or code somewhere in the text (a cheap filter before price-parser)
+_CURRENCY_HINT_RE = re.compile(
+    r"[£€$¥￥₹₩₽₺₪฿₫₱₴₦円元]"
+    r"|(?<![A-Za-z])(?:[A-Z]{3}|kr|zł|zl|Kč|Ft|lei|Fr|fr|Rs|R|лв|руб)(?![A-Za-z])"
+)
+_NOT_PRICE_RE = re.compile(
+    r"(?i)shipping|delivery|versand|livraison|envío|envio|spedizione|verzending|\bsave\b|spare"
+    r"|économisez|ahorra|risparmi|bespaar|month|/mo\b|monat|mois|/mes\b|al mes|mese|maand"
+    r"|instal+ments?|klarna|afterpay|ratenzahlung|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
+    r"|per (?:kg|unit|litre|liter)|pro (?:kg|stück|liter)|grundpreis|prix au (?:kilo|litre)"
+)
+_STOCK_CLASS_RE = re.compile(r"stock|availab|lager|disponib|voorraad|inventory")
+ADD_TO_CART_RE = re.compile(
+    r"(?i)add to (?:cart|basket|bag|trolley)|buy now|buy it now|in den (?:warenkorb|einkaufswagen)"
+    r"|jetzt kaufen|ajouter au panier|acheter|añadir al carrito|agregar al carrito|comprar"
+    r"|aggiungi al carrello|acquista|in (?:de )?winkel(?:wagen|mand)|bestellen"
+)
+_ID_LABELS = (
+    r"(?:(?P<sku>sku|(?:item|stock) (?:no\.?|number|#)|product (?:code|number)|art(?:ikel)?\.?[ -]?nr\.?"
+    r"|artikelnummer|bestellnummer|référence|réf\.?|referencia|ref\.?|codice(?: articolo| prodotto)?"
+    r"|artikelcode|productcode)|(?P<code>upc|ean|gtin(?:-?1[234]|-?8)?|isbn(?:-?1[03])?|barcode)"
+    r"|(?P<model>mpn|model(?: number| no\.?)?))"
+)
+_ID_LABEL_RE = re.compile(rf"(?i)\s*{_ID_LABELS}\s*[:#]?\s*")
+_ID_HINT_RE = re.compile(
+    r"(?i)\b(?:sku|no|nr|num|number|nummer|code|réf|ref|référence|referencia|codice|ean|gtin|upc|isbn"
+    r"|barcode|mpn|model)\b|#|artikelnummer|bestellnummer|artikelcode|productcode"
+)
+_LABELLED_ID_RE = re.compile(rf"(?i)\s*{_ID_LABELS}\s*[:#]?\s+(?P<value>\S.{{0,63}})")
+_XP_H1 = lxml.etree.XPath("//h1")
+_XP_TITLE_FALLBACK = lxml.etree.XPath(
+    "//*[contains(@class, 'product_title') or contains(@class, 'product-title')"
+    " or contains(@class, 'product-name') or contains(@class, 'product__title')]"
+)
+_DIGIT_RE = re.compile(r"\d")
+_XP_BUY_CONTROLS = lxml.etree.XPath(
+    "descendant::button | descendant::input[@type='submit' or @type='button']"
+    " | descendant::a[contains(@class, 'cart') or contains(@class, 'buy')]"
+)
+_XP_IMAGES = lxml.etree.XPath("descendant::img")
+_XP_FORM_OR_BUTTON = lxml.etree.XPath("descendant::form[1] | descendant::button[1]")
+_XP_LABEL_ROWS = lxml.etree.XPath("descendant::tr[count(th|td) >= 2] | descendant::dt")
+
+
+def _texts(scope):
+    """(text, element whose content it is) for the text nodes inside ``scope``, in
+    (nearly) document order. A Python walk: libxml2's text() XPaths with predicates
+    cost several times more, mostly in building "smart" strings."""
+    for element in scope.iter():
+        tag = element.tag
+        if isinstance(tag, str) and element.text and tag not in _SKIP_TEXT_TAGS:
+            yield element.text, element
+        if element.tail and element is not scope:
+            parent = element.getparent()
+            if parent.tag not in _SKIP_TEXT_TAGS:
+                yield element.tail, parent
+
+
+# --- what is not the main product --------------------------------------------------
+
+
+def _is_repeated_card(element) -> bool:
+    """One of >= 3 same-tag, same-class siblings that contain links (a product grid)."""
+    parent = element.getparent()
+    if parent is None or len(parent) < 3:
+        return False
+    tag, cls = element.tag, element.get("class")
+    same = [sib for sib in parent if sib.tag == tag and sib.get("class") == cls]
+    if len(same) < 3:
+        return False
+    with_links = sum(1 for sib in same[:6] if sib.find(".//a[@href]") is not None or sib.tag == "a")
+    return with_links >= 3
+
+
+def _is_heading_like(node) -> bool:
+    """A heading, or a small wrapper around one (``<div class="sub-header"><h2>``)."""
+    if node.tag in _HEADINGS:
+        return True
+    return 0 < len(node) <= 2 and any(child.tag in _HEADINGS for child in node)
+
+
+def _introduced_by_related_heading(element) -> bool:
+    """A block whose heading (first child or previous sibling) announces other products."""
+    if element.tag not in _BLOCK_TAGS:
+        return False
+    previous = element.getprevious()
+    for node in (previous, element[0] if len(element) else None):
+        if node is not None and isinstance(node.tag, str) and _is_heading_like(node):
+            text = text_of(node)
+            if len(text) < 80 and _RELATED_HEADING_RE.search(text):
+                return True
+    return False
+
+
+_OK, _CAROUSEL, _EXCLUDED = 0, 1, 2
+
+
+def _node_category(page: Page, element) -> int:
+    """Whether this element itself (not its ancestors) starts excluded content."""
+    memo = page.cache.setdefault("visible.category", {})
+    try:
+        return memo[element]
+    except KeyError:
+        pass
+    category = _OK
+    if not isinstance(element.tag, str) or element.tag in _SITE_CHROME_TAGS:
+        category = _EXCLUDED
+    elif element.tag in ("html", "body"):
+        pass  # their classes describe the page layout ("right-sidebar"), not a region
+    else:
+        tokens = class_and_id(element)
+        style = element.get("style") or ""
+        if (
+            element.get("hidden") is not None
+            or ("none" in style and _DISPLAY_NONE_RE.search(style))
+            or (tokens and _EXCLUDED_CLASS_RE.search(tokens))
+            or _introduced_by_related_heading(element)
+            or _is_repeated_card(element)
+        ):
+            category = _EXCLUDED
+        elif tokens and _CAROUSEL_CLASS_RE.search(tokens):
+            category = _CAROUSEL
+    memo[element] = category
+    return category
+
+
+_ROOT_STATE = (False, False, False)  # (excluded, excluded counting carousels, inside <main>)
+
+
+def _state(page: Page, element) -> tuple[bool, bool, bool]:
+    memo = page.cache.setdefault("visible.state", {})
+    chain = []
+    node = element
+    while node is not None and node not in memo:
+        chain.append(node)
+        node = node.getparent()
+    state = memo[node] if node is not None else _ROOT_STATE
+    for node in reversed(chain):
+        excluded, excluded_carousels, inside_main = state
+        if not excluded:
+            if node.tag == "header" and not inside_main:
+                category = _EXCLUDED  # the site header; <header> inside <main>/<article> is content
+            else:
+                category = _node_category(page, node)
+            excluded = category == _EXCLUDED
+            excluded_carousels = excluded or excluded_carousels or category == _CAROUSEL
+        state = (excluded, excluded_carousels, inside_main or node.tag in ("main", "article"))
+        memo[node] = state
+    return state
+
+
+def is_excluded(page: Page, element, *, carousels: bool = True) -> bool:
+    """Whether ``element`` sits in site chrome, related products, cards or hidden parts.
+
+    With ``carousels=False`` carousels/sliders are allowed (image galleries).
+    """
+    state = _state(page, element)
+    return state[1] if carousels else state[0]
+
+
+# --- the anchor ---------------------------------------------------------------------
+
+
+@page_cached
+def main_heading(page: Page):
+    """The main product title element: first visible h1 outside chrome and cards."""
+    for heading in _XP_H1(page.root):
+        if text_of(heading) and not is_excluded(page, heading):
+            return heading
+    for heading in _XP_TITLE_FALLBACK(page.root):
+        text = text_of(heading)
+        if text and len(text) < 200 and not is_excluded(page, heading):
+            return heading
+    return None
+
+
+@page_cached
+def main_heading_text(page: Page) -> str | None:
+    heading = main_heading(page)
+    return text_of(heading) if heading is not None else None
+
+
+def _climb(page: Page, finder, max_levels: int = MAX_CLIMB, *, stop_at_form: bool = True):
+    """Apply ``finder(scope)`` to the heading's ancestors, nearest first.
+
+    The climb ends at the first ancestor that holds a form or button (the product's
+    buy box): what belongs to the product sits inside it, next to the title, and
+    whatever lies further out belongs to other content.
+    """
+    node = main_heading(page)
+    if node is None:
+        return None
+    for _ in range(max_levels):
+        node = node.getparent()
+        if node is None or node.tag == "html":
+            return None
+        found = finder(node)
+        if found:
+            return found
+        if stop_at_form and _XP_FORM_OR_BUTTON(node):
+            return None
+    return None
+
+
+# --- price -----------------------------------------------------------------------------
+
+
+@dataclass
+class PriceCandidate:
+    order: int
+    amount: Decimal
+    currency: str | None
+    marked: bool  # the element (or a close ancestor) is marked as a price
+    element: object
+
+
+def _marked_as_price(element, levels: int = 3) -> bool:
+    node = element
+    for _ in range(levels):
+        if node is None:
+            return False
+        if node.get("itemprop") == "price" or _PRICE_CLASS_RE.search(class_and_id(node)):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _struck(element, scope) -> bool:
+    node = element
+    while node is not None and node is not scope:
+        if node.tag in _STRUCK_TAGS or _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _label_before(element, limit: int = 40) -> str:
+    """The text just before ``element`` in its parent ("Was", "Versand:"), at most ``limit`` chars."""
+    parts = []
+    for sibling in element.itersiblings(preceding=True):
+        parts.append(sibling.tail or "")
+        if not isinstance(sibling.tag, str) or len(parts) > 2:
+            break
+        parts.append(sibling.text_content())
+    else:  # reached the first child: the parent's own leading text comes first
+        parent = element.getparent()
+        if parent is not None:
+            parts.append(parent.text or "")
+    return clean_text("".join(reversed(parts)))[-limit:]
+
+
+def _price_candidates(page: Page, scope) -> list[PriceCandidate]:
+    context = page.currency_context
+    seen = set()
+    found = []
+    for order, (raw, element) in enumerate(_texts(scope)):
+        if len(raw) > 2 * MAX_PRICE_TEXT or element in seen or not _DIGIT_RE.search(raw):
+            continue
+        text = clean_text(raw)
+        if not _CURRENCY_HINT_RE.search(text) and not _marked_as_price(element):
+            continue  # "(22 available)", "4.5 out of 5": no currency, not marked as a price
+        amount, currency = parse_display_price(text, context)
+        # the currency symbol often sits in a sibling span: retry on short ancestors
+        node = element
+        for _ in range(2):
+            if currency is not None or node.getparent() is None:
+                break
+            wider = text_of(node.getparent())
+            if len(wider) > MAX_PRICE_TEXT:
+                break
+            node = node.getparent()
+            amount, currency = parse_display_price(wider, context)
+            text = wider
+        seen.add(node)
+        if amount is None or is_excluded(page, node) or _struck(node, scope):
+            continue
+        marked = _marked_as_price(node)
+        if currency is None and not marked:
+            continue
+        labelled = f"{_label_before(node)} {text}"
+        if _NOT_PRICE_RE.search(labelled):
+            continue
+        if has_was_words(labelled) and _is_former_amount(amount, labelled, page):
+            continue
+        found.append(PriceCandidate(order, amount, currency, marked, node))
+    return found
+
+
+def _is_former_amount(amount: Decimal, text: str, page: Page) -> bool:
+    """The amount appears only after "was"/"statt"/"RRP" words in ``text``."""
+
+    def amounts(segments: list[str]) -> set:
+        return {parse_display_price(segment, page.currency_context)[0] for segment in segments}
+
+    current, former = current_price_segments(text)
+    return amount in amounts(former) and amount not in amounts(current)
+
+
+def _choose_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:
+    if not candidates or len({c.amount for c in candidates}) > MAX_DISTINCT_PRICES:
+        return None
+    return max(candidates, key=lambda c: (c.marked, -c.order))
+
+
+@page_cached
+def main_price(page: Page) -> PriceCandidate | None:
+    """The price shown next to the main heading, or None."""
+    return _climb(page, lambda scope: _choose_price(_price_candidates(page, scope)))
+
+
+# --- availability ----------------------------------------------------------------------
+
+
+def _availability_of(element) -> tuple[str, int | None] | None:
+    text = text_of(element)
+    if len(text) <= MAX_PHRASE_TEXT:
+        availability = availability_from_text(text)
+        if availability:
+            return availability, stock_quantity_from_text(text)
+    availability = availability_from_classes(class_and_id(element))
+    return (availability, stock_quantity_from_text(text)) if availability else None
+
+
+def _availability_in(page: Page, scope):
+    for element in scope.iter():
+        if isinstance(element.tag, str) and _STOCK_CLASS_RE.search(class_and_id(element)):
+            found = _availability_of(element)
+            if found and not is_excluded(page, element):
+                return found
+    for raw, element in _texts(scope):
+        if len(raw) > 3 * MAX_FREE_PHRASE_TEXT:
+            continue
+        text = clean_text(raw)
+        availability = len(text) <= MAX_FREE_PHRASE_TEXT and availability_from_text(text)
+        if availability and not is_excluded(page, element):
+            return availability, stock_quantity_from_text(text)
+    return None
+
+
+def buy_controls(page: Page, scope) -> list:
+    """Add-to-cart buttons in ``scope`` that are not in cards or related blocks."""
+    found = []
+    for control in _XP_BUY_CONTROLS(scope):
+        label = text_of(control) or control.get("value") or control.get("aria-label") or ""
+        name = (control.get("name") or "") + " " + class_and_id(control)
+        if (
+            ADD_TO_CART_RE.search(label)
+            or "add-to-cart" in name
+            or "addtocart" in name
+            or control.get("name") == "add"
+        ) and not is_excluded(page, control):
+            found.append(control)
+    return found
+
+
+@page_cached
+def main_buy_controls(page: Page) -> list:
+    """The add-to-cart controls next to the main heading (empty when none)."""
+    return _climb(page, lambda scope: buy_controls(page, scope), max_levels=4) or []
+
+
+def _availability_from_button(page: Page, scope):
+    for control in buy_controls(page, scope):
+        label = text_of(control) or control.get("value") or ""
+        said = availability_from_text(label)
+        if said:
+            return said, None
+        disabled = control.get("disabled") is not None or control.get("aria-disabled") == "true"
+        return ("OutOfStock" if disabled else "InStock"), None
+    return None
+
+
+@page_cached
+def main_availability(page: Page) -> tuple[str, int | None] | None:
+    return _climb(page, lambda scope: _availability_in(page, scope)) or _climb(
+        page, lambda scope: _availability_from_button(page, scope)
+    )
+
+
+# --- identifiers, image ---------------------------------------------------------------
+
+
+def _heading_ancestor(page: Page, levels: int):
+    """The heading's ancestor ``levels`` up, staying below <body>."""
+    node = main_heading(page)
+    if node is None:
+        return None
+    for _ in range(levels):
+        parent = node.getparent()
+        if parent is None or parent.tag in ("body", "html"):
+            break
+        node = parent
+    return node
+
+
+def _id_candidates(region):
+    """Elements that may hold "Label: value" ("SKU: X", "<strong>Art.-Nr.:</strong> X",
+    "<label>Réf.</label>"). A Python walk: libxml2 is ~5x slower at this predicate."""
+    for element in region.iter():
+        text = element.text
+        if (text and (":" in text or "#" in text)) or element.tag == "label":
+            if isinstance(element.tag, str):
+                yield element
+
+
+def _id_kind(match: re.Match) -> str:
+    return next(kind for kind in ("sku", "code", "model") if match.group(kind))
+
+
+def _labelled_ids(page: Page):
+    """(kind, value) from spec tables and definition lists near the heading, and from
+    "SKU: ..." lines in the product's own block."""
+    for row in _XP_LABEL_ROWS(_heading_ancestor(page, SPEC_TABLE_LEVELS)):
+        if row.tag == "dt":
+            value = row.getnext()
+            if value is None or value.tag != "dd":
+                continue
+            label = row
+        else:
+            label, value = [cell for cell in row if cell.tag in ("th", "td")][:2]
+        match = _ID_LABEL_RE.fullmatch(text_of(label))
+        if match and not is_excluded(page, row):
+            yield match.lastgroup, text_of(value)
+    for element in _id_candidates(_heading_ancestor(page, LABEL_LINE_LEVELS)):
+        text = text_of(element)
+        if len(text) > 80 or not _ID_HINT_RE.search(text):
+            continue
+        if _ID_LABEL_RE.fullmatch(text) and element.getparent() is not None:
+            text = text_of(element.getparent())  # "<strong>SKU:</strong> <span>X</span>"
+        match = _LABELLED_ID_RE.fullmatch(text) if len(text) <= 80 else None
+        if match and not is_excluded(page, element):
+            yield _id_kind(match), match.group("value")
+
+
+def strip_id_label(text: str) -> str:
+    """"Art.-Nr.: RW-1" -> "RW-1"; text without an identifier label is kept."""
+    match = _LABELLED_ID_RE.fullmatch(text)
+    return match.group("value") if match else text
+
+
+@page_cached
+def identifiers(page: Page) -> tuple[str | None, str | None]:
+    """(sku, gtin) from labelled values; a shop SKU beats UPC/EAN beats MPN/model."""
+    ranked: dict[str, str] = {}
+    gtin = None
+    for kind, value in _labelled_ids(page) if main_heading(page) is not None else ():
+        if not value or len(value) > 64 or len(value.split()) > 3:
+            continue
+        ranked.setdefault(kind, value)
+        if kind == "code":
+            gtin = gtin or normalize_gtin(value)
+    sku = ranked.get("sku") or ranked.get("code") or ranked.get("model")
+    return sku, gtin
+
+
+def _image_in(page: Page, scope) -> str | None:
+    for image in _XP_IMAGES(scope):
+        src = image.get("src") or image.get("data-src") or image.get("data-original")
+        if src and not src.strip().startswith("data:") and ".svg" not in src:
+            if not is_excluded(page, image, carousels=False):
+                return page.absolute(src)
+    return None
+
+
+# --- the stage -------------------------------------------------------------------------
+
+
+def extract(page: Page) -> Found | None:
+    name = main_heading_text(page)
+    if not name:
+        return None
+    price = main_price(page)
+    availability = main_availability(page)
+    sku, gtin = identifiers(page)
+    return Found.of(
+        name=name,
+        price=price.amount if price else None,
+        currency=price.currency if price else None,
+        availability=availability[0] if availability else None,
+        stock_quantity=availability[1] if availability else None,
+        sku=sku,
+        gtin=gtin,
+        image=_climb(page, lambda scope: _image_in(page, scope), max_levels=3, stop_at_form=False),
+    )
+

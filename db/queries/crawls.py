@@ -1,0 +1,149 @@
+"""Crawl runs, and what a crawl writes: candidates, observations, products' latest state.
+
+Writes are batched: one statement per table per batch (arrays unnested
+server-side, COPY for observations), never a round trip per item or field.
+"""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+RUN_COLUMNS = """id, website_id, kind, job_id, status, started_at, finished_at, duration_ms, heartbeat_at, worker,
+    pages_fetched, products_attempted, products_ok, products_failed, changes_detected, error_type, error_message,
+    error_products"""
+
+
+def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: str | None) -> dict:
+    return conn.execute(
+        f"""INSERT INTO crawl_runs (website_id, kind, job_id, worker) VALUES (%s, %s, %s, %s)
+            ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO UPDATE SET heartbeat_at = now()
+            RETURNING {RUN_COLUMNS}""",
+        (website_id, kind, job_id, worker),
+    ).fetchone()
+
+
+def get_run(conn, run_id: int) -> dict | None:
+    return conn.execute(f"SELECT {RUN_COLUMNS} FROM crawl_runs WHERE id = %s", (run_id,)).fetchone()
+
+
+def heartbeat(conn, run_id: int, pages_fetched: int | None = None) -> None:
+    conn.execute("UPDATE crawl_runs SET heartbeat_at = now(), pages_fetched = COALESCE(%s, pages_fetched) "
+                 "WHERE id = %s AND status = 'running'", (pages_fetched, run_id))
+
+
+def add_counts(conn, run_id: int, *, attempted: int, ok: int, failed: int, changes: int) -> None:
+    conn.execute(
+        """UPDATE crawl_runs SET products_attempted = products_attempted + %s, products_ok = products_ok + %s,
+                  products_failed = products_failed + %s, changes_detected = changes_detected + %s,
+                  heartbeat_at = now()
+            WHERE id = %s""",
+        (attempted, ok, failed, changes, run_id),
+    )
+
+
+def finish_run(conn, run_id: int, *, status: str, pages_fetched: int | None = None, error_type: str | None = None,
+               error_message: str | None = None, error_products: list | None = None) -> dict | None:
+    """Close a running crawl run (a finished one is left as it is)."""
+    return conn.execute(
+        f"""UPDATE crawl_runs SET status = %s, finished_at = now(),
+                   duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int,
+                   pages_fetched = COALESCE(%s, pages_fetched), error_type = %s, error_message = %s,
+                   error_products = %s
+             WHERE id = %s AND status = 'running' RETURNING {RUN_COLUMNS}""",
+        (status, pages_fetched, error_type, (error_message or "")[:2000] or None, Jsonb(error_products or []),
+         run_id),
+    ).fetchone()
+
+
+def products_to_crawl(conn, website_id: int, product_ids: list[int] | None = None) -> list[dict]:
+    """Approved products of a website (optionally only some), with their latest state for the diff."""
+    sql = """SELECT id, url, identity, name, price, currency, availability, last_ok_at,
+                    notified_price, notified_currency, notified_availability
+               FROM products WHERE website_id = %s AND status = 'approved'"""
+    params: list = [website_id]
+    if product_ids:
+        sql += " AND id = ANY(%s)"
+        params.append(list(product_ids))
+    return conn.execute(sql + " ORDER BY id", params).fetchall()
+
+
+def known_identities(conn, website_id: int) -> dict[str, str]:
+    """identity -> url of the website's products, so discovery offers each product once."""
+    rows = conn.execute("SELECT identity, url FROM products WHERE website_id = %s", (website_id,)).fetchall()
+    return {r["identity"]: r["url"] for r in rows}
+
+
+def upsert_candidates(conn, website_id: int, items: list) -> int:
+    """Insert discovered products; refresh the preview of ones still only discovered."""
+    if not items:
+        return 0
+    cols = {
+        "url": [i.url for i in items], "identity": [i.identity for i in items], "sku": [i.sku for i in items],
+        "gtin": [i.gtin for i in items], "platform_id": [i.platform_id for i in items],
+        "score": [i.score for i in items], "name": [i.name for i in items], "brand": [i.brand for i in items],
+        "image": [i.image for i in items], "price": [i.price for i in items],
+        "currency": [i.currency for i in items], "availability": [i.availability for i in items],
+        "sources": [Jsonb(i.sources) for i in items],
+    }
+    cur = conn.execute(
+        """INSERT INTO products (website_id, url, identity, sku, gtin, platform_id, discovery_score, name, brand,
+                                 image, price, currency, availability, sources)
+           SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::real[],
+                                    %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[], %s::text[],
+                                    %s::jsonb[])
+           ON CONFLICT (website_id, url) DO UPDATE SET
+               discovery_score = EXCLUDED.discovery_score, name = EXCLUDED.name, brand = EXCLUDED.brand,
+               image = EXCLUDED.image, price = EXCLUDED.price, currency = EXCLUDED.currency,
+               availability = EXCLUDED.availability, sources = EXCLUDED.sources, sku = EXCLUDED.sku,
+               gtin = EXCLUDED.gtin, identity = EXCLUDED.identity, updated_at = now()
+           WHERE products.status = 'discovered'""",
+        (website_id, *cols.values()),
+    )
+    return cur.rowcount
+
+
+OBSERVATION_COLUMNS = ("product_id", "crawl_run_id", "observed_at", "ok", "price", "currency", "availability",
+                       "http_status", "error_type", "error", "flagged")
+
+
+def write_observations(conn, items: list) -> None:
+    """One crawl batch: history rows (COPY) and the products' latest state, in the caller's transaction."""
+    if not items:
+        return
+    with conn.cursor().copy(f"COPY observations ({', '.join(OBSERVATION_COLUMNS)}) FROM STDIN") as copy:
+        for i in items:
+            copy.write_row((i.product_id, i.crawl_run_id or None, i.observed_at, i.ok, i.price if i.ok else None,
+                            i.currency if i.ok else None, i.availability if i.ok else None, i.http_status,
+                            i.error_type, (i.error or "")[:1000] or None, i.flagged))
+    ok = [i for i in items if i.ok]
+    if ok:
+        # The first good observation is the baseline: what the client is "notified" of from the start.
+        conn.execute(
+            """UPDATE products p SET
+                   name = COALESCE(v.name, p.name), price = v.price, currency = v.currency,
+                   availability = v.availability, sku = COALESCE(v.sku, p.sku), gtin = COALESCE(v.gtin, p.gtin),
+                   brand = COALESCE(v.brand, p.brand), image = COALESCE(v.image, p.image), sources = v.sources,
+                   last_observed_at = v.observed_at, last_ok_at = v.observed_at,
+                   last_changed_at = CASE WHEN v.changed THEN v.observed_at ELSE p.last_changed_at END,
+                   notified_price = CASE WHEN p.last_ok_at IS NULL THEN v.price ELSE p.notified_price END,
+                   notified_currency = CASE WHEN p.last_ok_at IS NULL THEN v.currency ELSE p.notified_currency END,
+                   notified_availability = CASE WHEN p.last_ok_at IS NULL THEN v.availability
+                                                ELSE p.notified_availability END,
+                   updated_at = now()
+              FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::text[], %s::text[], %s::text[], %s::text[],
+                          %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[], %s::boolean[])
+                   AS v(id, name, price, currency, availability, sku, gtin, brand, image, sources, observed_at,
+                        changed)
+             WHERE p.id = v.id""",
+            ([i.product_id for i in ok], [i.name for i in ok], [i.price for i in ok], [i.currency for i in ok],
+             [i.availability for i in ok], [i.sku for i in ok], [i.gtin for i in ok], [i.brand for i in ok],
+             [i.image for i in ok], [Jsonb(i.sources) for i in ok], [i.observed_at for i in ok],
+             [bool(i.changes) for i in ok]),
+        )
+    failed = [i for i in items if not i.ok]
+    if failed:
+        conn.execute(
+            """UPDATE products p SET last_observed_at = v.observed_at, updated_at = now()
+                 FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, observed_at) WHERE p.id = v.id""",
+            ([i.product_id for i in failed], [i.observed_at for i in failed]),
+        )

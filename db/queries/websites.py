@@ -1,0 +1,97 @@
+"""Websites: registration, settings, status (which moves only along its edges)."""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+STATUSES = ("pending_discovery", "pending_approval", "active", "paused", "failed")
+#: status -> statuses it may move to
+EDGES = {
+    "pending_discovery": {"pending_approval", "failed"},
+    "pending_approval": {"active", "pending_discovery", "failed"},
+    "active": {"paused", "failed", "pending_discovery"},
+    "paused": {"active", "pending_discovery"},
+    "failed": {"pending_discovery", "active"},
+}
+COLUMNS = """id, client_id, name, domain, seed_urls, status, status_reason, schedule, next_crawl_at,
+    price_threshold_pct, webhook_url, webhook_mode, webhook_enabled, render_js, selectors,
+    crawl_rate_per_minute, consecutive_failures, created_at, updated_at"""
+UPDATABLE = ("name", "schedule", "next_crawl_at", "price_threshold_pct", "webhook_url", "webhook_mode", "render_js",
+             "crawl_rate_per_minute", "selectors")
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def insert(conn, *, client_id: int, name: str, domain: str, seed_urls: list[str], schedule: str,
+           next_crawl_at, price_threshold_pct, webhook_url, webhook_mode: str, render_js: bool,
+           crawl_rate_per_minute: int, selectors: dict) -> dict:
+    return conn.execute(
+        f"""INSERT INTO websites (client_id, name, domain, seed_urls, schedule, next_crawl_at, price_threshold_pct,
+                                  webhook_url, webhook_mode, render_js, crawl_rate_per_minute, selectors)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (client_id, domain) DO NOTHING
+            RETURNING {COLUMNS}""",
+        (client_id, name, domain, seed_urls, schedule, next_crawl_at, price_threshold_pct, webhook_url,
+         webhook_mode, render_js, crawl_rate_per_minute, Jsonb(selectors or {})),
+    ).fetchone()
+
+
+def get(conn, website_id: int, client_id: int | None = None, *, for_update: bool = False) -> dict | None:
+    """One website; with client_id, only if it is that client's."""
+    sql = f"SELECT {COLUMNS} FROM websites WHERE id = %s"
+    params: list = [website_id]
+    if client_id is not None:
+        sql += " AND client_id = %s"
+        params.append(client_id)
+    if for_update:
+        sql += " FOR UPDATE"
+    return conn.execute(sql, params).fetchone()
+
+
+def page(conn, client_id: int, *, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+    where, params = "client_id = %s", [client_id]
+    if status:
+        where += " AND status = %s"
+        params.append(status)
+    total = conn.execute(f"SELECT count(*) AS n FROM websites WHERE {where}", params).fetchone()["n"]
+    rows = conn.execute(f"SELECT {COLUMNS} FROM websites WHERE {where} ORDER BY id LIMIT %s OFFSET %s",
+                        [*params, limit, offset]).fetchall()
+    return rows, total
+
+
+def update(conn, website_id: int, changes: dict) -> dict:
+    fields = [k for k in changes if k in UPDATABLE]
+    if not fields:
+        return get(conn, website_id)
+    assignments = ", ".join(f"{name} = %s" for name in fields)
+    values = [Jsonb(changes[k]) if k == "selectors" else changes[k] for k in fields]
+    return conn.execute(
+        f"UPDATE websites SET {assignments}, updated_at = now() WHERE id = %s RETURNING {COLUMNS}",
+        [*values, website_id],
+    ).fetchone()
+
+
+def set_status(conn, website_id: int, new: str, reason: str | None = None, *, expect: str | None = None) -> dict:
+    """Move a website to ``new`` along an allowed edge (from ``expect`` if given); raises IllegalTransition."""
+    row = conn.execute("SELECT status FROM websites WHERE id = %s FOR UPDATE", (website_id,)).fetchone()
+    if row is None:
+        raise IllegalTransition(f"website {website_id} does not exist")
+    current = row["status"]
+    if expect is not None and current != expect:
+        raise IllegalTransition(f"website is {current}, not {expect}")
+    if current != new and new not in EDGES[current]:
+        raise IllegalTransition(f"a website cannot go from {current} to {new}")
+    return conn.execute(
+        f"""UPDATE websites SET status = %s, status_reason = %s, updated_at = now(),
+                   consecutive_failures = CASE WHEN %s = 'active' AND status <> 'active' THEN 0
+                                               ELSE consecutive_failures END
+             WHERE id = %s RETURNING {COLUMNS}""",
+        (new, reason, new, website_id),
+    ).fetchone()
+
+
+def delete(conn, website_id: int, client_id: int) -> dict | None:
+    return conn.execute("DELETE FROM websites WHERE id = %s AND client_id = %s RETURNING id, name, domain",
+                        (website_id, client_id)).fetchone()

@@ -1,0 +1,85 @@
+"""PersistPipeline: batched writes of candidates, observations and products' latest state.
+
+Items are buffered and written OBSRV_PERSIST_BATCH at a time (or when the
+oldest has waited OBSRV_PERSIST_MAX_WAIT seconds, and at the end), each batch
+in one transaction: COPY into ``observations``, one UPDATE of ``products``
+from unnested arrays, one UPDATE of the crawl run's counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from crawler.items import CandidateItem, ObservationItem
+from crawler.spiders.base import connect
+from db.partitions import ensure_observation_partitions
+from db.queries import crawls as crawls_q
+
+log = logging.getLogger("obsrv.persist")
+
+
+class PersistPipeline:
+    def __init__(self, settings):
+        self.settings = settings
+        self.batch_size = settings.getint("OBSRV_PERSIST_BATCH", 200)
+        self.max_wait = settings.getfloat("OBSRV_PERSIST_MAX_WAIT", 5.0)
+        self.buffer: list = []
+        self.oldest = 0.0
+        self.conn = None
+        self.seen_identities: dict[str, str] = {}
+        self.website_id = 0
+        self.crawl_run_id = 0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        pipeline = cls(crawler.settings)
+        pipeline.crawler = crawler
+        return pipeline
+
+    def open_spider(self, spider=None):
+        spider = spider or self.crawler.spider
+        self.website_id = spider.website_id
+        self.crawl_run_id = spider.crawl_run_id
+        self.conn = connect(self.settings)
+        ensure_observation_partitions(self.conn, months_ahead=1)
+        self.seen_identities = crawls_q.known_identities(self.conn, self.website_id)
+
+    def process_item(self, item, spider=None):
+        if isinstance(item, CandidateItem):
+            known = self.seen_identities.get(item.identity)
+            if known is not None and known != item.url:
+                return item  # the same product under another URL: offered once
+            self.seen_identities[item.identity] = item.url
+        elif not isinstance(item, ObservationItem):
+            return item
+        if not self.buffer:
+            self.oldest = time.monotonic()
+        self.buffer.append(item)
+        if len(self.buffer) >= self.batch_size or time.monotonic() - self.oldest >= self.max_wait:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        candidates = [i for i in batch if isinstance(i, CandidateItem)]
+        observations = [i for i in batch if isinstance(i, ObservationItem)]
+        with self.conn.transaction():
+            if candidates:
+                crawls_q.upsert_candidates(self.conn, self.website_id, candidates)
+            if observations:
+                crawls_q.write_observations(self.conn, observations)
+            if self.crawl_run_id:
+                ok = sum(1 for i in observations if i.ok) + len(candidates)
+                crawls_q.add_counts(self.conn, self.crawl_run_id, attempted=len(batch), ok=ok,
+                                    failed=sum(1 for i in observations if not i.ok),
+                                    changes=sum(len(i.changes) for i in observations))
+
+    def close_spider(self, spider=None):
+        try:
+            self.flush()
+        finally:
+            if self.conn is not None:
+                self.conn.close()

@@ -1,0 +1,176 @@
+"""prices.py: number formats, currencies, availability vocabulary, decimal formatting."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crawler.extract.prices import (
+    NO_CONTEXT,
+    CurrencyContext,
+    availability_from_text,
+    format_amount,
+    normalize_availability,
+    normalize_currency,
+    parse_display_price,
+    parse_price,
+    stock_quantity_from_text,
+)
+
+GERMAN = CurrencyContext(lang="de", region="de")
+ENGLISH = CurrencyContext(lang="en", region="gb")
+
+
+@pytest.mark.parametrize(
+    "text, context, amount, currency",
+    [
+        ("1.299,00 €", NO_CONTEXT, "1299.00", "EUR"),
+        ("1,299.00", NO_CONTEXT, "1299.00", None),
+        ("£1,299", NO_CONTEXT, "1299.00", "GBP"),
+        ("CHF 1'299.50", NO_CONTEXT, "1299.50", "CHF"),
+        ("1 299,00 zł", NO_CONTEXT, "1299.00", "PLN"),
+        ("1\u00a0299,00\u00a0zł", NO_CONTEXT, "1299.00", "PLN"),
+        ("1.299 €", GERMAN, "1299.00", "EUR"),  # German page: "." groups thousands
+        ("1,299 €", GERMAN, "1.299", "EUR"),  # ... and "," is the decimal separator
+        ("1.299 €", ENGLISH, "1.299", "EUR"),
+        ("29,95 €", GERMAN, "29.95", "EUR"),
+        ("€19.99", NO_CONTEXT, "19.99", "EUR"),
+        ("$19.99", NO_CONTEXT, "19.99", "USD"),
+        ("CA$ 12.99", NO_CONTEXT, "12.99", "CAD"),
+        ("A$12", NO_CONTEXT, "12.00", "AUD"),
+        ("US$5", NO_CONTEXT, "5.00", "USD"),
+        ("$12.99", CurrencyContext(region="ca"), "12.99", "CAD"),
+        ("$12.99", CurrencyContext(currency="NZD"), "12.99", "NZD"),
+        ("12 kr", CurrencyContext(lang="sv"), "12.00", "SEK"),
+        ("12 kr", CurrencyContext(lang="da"), "12.00", "DKK"),
+        ("¥1,299", NO_CONTEXT, "1299", "JPY"),
+        ("1,299円", NO_CONTEXT, "1299", "JPY"),
+        ("₹1,299", NO_CONTEXT, "1299.00", "INR"),
+        ("R$ 10,50", NO_CONTEXT, "10.50", "BRL"),
+        ("EUR 12,50", NO_CONTEXT, "12.50", "EUR"),
+        ("12.5 USD", NO_CONTEXT, "12.50", "USD"),
+        ("Fr. 12.50", NO_CONTEXT, "12.50", "CHF"),
+    ],
+)
+def test_parse_display_prices(text, context, amount, currency):
+    parsed_amount, parsed_currency = parse_price(text, context)
+    assert (format(parsed_amount, "f"), parsed_currency) == (amount, currency)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["call us", "Price on request", "0", "0,00 €", "£0.00", "-5 €", "€ -5,00", "-€5", "−5 €",
+     "123456789012345678901", "99999999999999999999.99", "", "   ", None, True, [], "x" * 500],
+)
+def test_garbage_prices_are_none(text):
+    assert parse_price(text) == (None, None)
+
+
+def test_machine_numbers_follow_schema_org():
+    assert parse_price("1.299", machine=True)[0] == Decimal("1.299")
+    assert parse_price("1299.00", machine=True)[0] == Decimal("1299.00")
+    assert parse_price("1,299.00", machine=True)[0] == Decimal("1299.00")
+    assert parse_price(15.0)[0] == Decimal("15.00")
+    assert parse_price(1299)[0] == Decimal("1299.00")
+    # display text inside structured data is still read as display text
+    assert parse_price("1.299,00 €", GERMAN, machine=True) == (Decimal("1299.00"), "EUR")
+
+
+@pytest.mark.parametrize(
+    "text, amount",
+    [
+        ("Was £20 Now £15", "15.00"),
+        ("£15 (RRP £20)", "15.00"),
+        ("Now £15 was £20", "15.00"),
+        ("statt 20,00 € jetzt 15,00 €", "15.00"),
+        ("UVP 1.599,00 € 1.299,00 €", "1299.00"),
+        ("au lieu de 59,90 € 49,90 €", "49.90"),
+    ],
+)
+def test_was_now(text, amount):
+    assert format(parse_display_price(text, GERMAN if "€" in text else ENGLISH)[0], "f") == amount
+
+
+@pytest.mark.parametrize(
+    "raw, code",
+    [("£", "GBP"), ("€", "EUR"), ("$", "USD"), ("zł", "PLN"), ("円", "JPY"), ("¥", "JPY"),
+     ("₹", "INR"), ("gbp", "GBP"), ("EUR", "EUR"), ("CHF", "CHF"), ("Kč", "CZK"), ("XYZ", None),
+     ("", None), (None, None)],
+)
+def test_currencies(raw, code):
+    assert normalize_currency(raw) == code
+
+
+def test_ambiguous_symbols_use_the_page_context():
+    assert normalize_currency("¥", CurrencyContext(lang="zh")) == "CNY"
+    assert normalize_currency("kr", CurrencyContext(region="no")) == "NOK"
+    assert normalize_currency("kr") is None  # SEK? DKK? NOK? -- not a guess
+    assert normalize_currency("$", CurrencyContext(region="au")) == "AUD"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("http://schema.org/InStock", "InStock"),
+        ("https://schema.org/OutOfStock", "OutOfStock"),
+        ("schema:PreOrder", "PreOrder"),
+        ("SoldOut", "OutOfStock"),
+        ("InStoreOnly", "InStock"),
+        ("OnlineOnly", "InStock"),
+        ("https://schema.org/BackOrder", "BackOrder"),
+        ("LimitedAvailability", "LimitedAvailability"),
+        ("http://schema.org/Discontinued", "Discontinued"),
+        ("in stock", "InStock"),
+        ("oos", "OutOfStock"),
+        ("available for order", "BackOrder"),
+        (True, "InStock"),
+        (False, "OutOfStock"),
+        ({"@id": "http://schema.org/InStock"}, "InStock"),
+        ("", None),
+        (None, None),
+        ("blue", None),
+    ],
+)
+def test_normalize_availability(value, expected):
+    assert normalize_availability(value) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("In stock", "InStock"), ("In stock (22 available)", "InStock"), ("Out of stock", "OutOfStock"),
+        ("Sold out", "OutOfStock"), ("Currently unavailable", "OutOfStock"), ("Pre-order", "PreOrder"),
+        ("Backorder", "BackOrder"), ("Available on backorder", "BackOrder"), ("Auf Lager", "InStock"),
+        ("Ausverkauft", "OutOfStock"), ("Nicht vorrätig", "OutOfStock"), ("Nicht auf Lager", "OutOfStock"),
+        ("Sofort lieferbar", "InStock"), ("En stock", "InStock"), ("Rupture de stock", "OutOfStock"),
+        ("Épuisé", "OutOfStock"), ("Indisponible", "OutOfStock"), ("Disponible", "InStock"),
+        ("Agotado", "OutOfStock"), ("Sin stock", "OutOfStock"), ("No disponible", "OutOfStock"),
+        ("Disponibile", "InStock"), ("Non disponibile", "OutOfStock"), ("Esaurito", "OutOfStock"),
+        ("Op voorraad", "InStock"), ("Niet op voorraad", "OutOfStock"), ("Uitverkocht", "OutOfStock"),
+        ("Back in stock soon", "OutOfStock"), ("Limited stock", "LimitedAvailability"),
+        ("No longer available", "Discontinued"),
+        ("Available in 3 colours", None), ("Free delivery", None), ("", None),
+    ],
+)
+def test_availability_phrases(text, expected):
+    assert availability_from_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, quantity",
+    [("In stock (22 available)", 22), ("7 in stock", 7), ("Only 3 left", 3), ("Nur noch 2 auf Lager", 2),
+     ("Plus que 4 en stock", 4), ("In stock", None), ("Out of stock", None)],
+)
+def test_stock_quantity(text, quantity):
+    assert stock_quantity_from_text(text) == quantity
+
+
+@pytest.mark.parametrize(
+    "amount, currency, text",
+    [("51.77", "GBP", "51.77"), ("1299", "EUR", "1299.00"), ("1299.00", "JPY", "1299"),
+     ("1.5", None, "1.50"), ("9.999", "USD", "9.999"), ("15.000", "GBP", "15.00"),
+     ("12.5", "KWD", "12.500"), ("0", "EUR", None), ("-1", "EUR", None)],
+)
+def test_decimal_formatting(amount, currency, text):
+    assert format_amount(Decimal(amount), currency) == text

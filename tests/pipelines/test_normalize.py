@@ -1,0 +1,70 @@
+"""NormalizePipeline and the canonical URL rules."""
+
+from decimal import Decimal
+
+import pytest
+
+from crawler.items import CandidateItem, ObservationItem
+from db.urls import canonical_url, domain_of
+from pipelines.diff import DiffPipeline
+from pipelines.normalize import NormalizePipeline, clean_price
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://Shop.example/p/1?utm_source=news&utm_medium=mail", "https://shop.example/p/1"),
+    ("https://shop.example/p/1?gclid=abc&fbclid=def&ref=home", "https://shop.example/p/1"),
+    ("https://shop.example/p/1?variant=123&utm_campaign=x", "https://shop.example/p/1?variant=123"),
+    ("https://shop.example/p/1?size=M&color=red", "https://shop.example/p/1?color=red&size=M"),
+    ("https://shop.example:443/a/../p/1#reviews", "https://shop.example/p/1"),
+    ("HTTP://SHOP.EXAMPLE:80/P/%7Euser", "http://shop.example/P/~user"),
+])
+def test_canonical_url(url, expected):
+    assert canonical_url(url) == expected
+
+
+def test_domain_of():
+    assert domain_of("https://www.Shop.example/x") == "shop.example"
+    assert domain_of("http://127.0.0.1:8123/") == "127.0.0.1:8123"
+    assert domain_of("https://shop.example:443/") == "shop.example"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (Decimal("51.77"), Decimal("51.77")), ("1299.00", Decimal("1299.00")), (None, None), ("abc", None),
+    (Decimal("0"), None), (Decimal("-5"), None), (Decimal("1e15"), None), (Decimal("NaN"), None), (12.5, Decimal("12.5")),
+])
+def test_clean_price(value, expected):
+    assert clean_price(value) == expected
+
+
+def test_normalize_item_fields_and_identity():
+    item = CandidateItem(url="https://shop.example/p/1?utm_source=x", website_id=1, name="  A   book ",
+                         price=Decimal("10.00"), currency="gbp", availability="Sold", gtin="978-0-306-40615-7",
+                         sku="ABC", sources={"price": "jsonld", "availability": "jsonld", "gtin": "microdata"})
+    out = NormalizePipeline().process_item(item)
+    assert out.url == "https://shop.example/p/1" and out.name == "A book"
+    assert out.currency == "GBP" and out.availability is None
+    assert out.gtin == "9780306406157" and out.identity == "gtin:9780306406157"
+    assert out.sources == {"price": "jsonld", "gtin": "microdata"}
+    bare = NormalizePipeline().process_item(CandidateItem(url="https://shop.example/q", website_id=1, price="x",
+                                                          currency="GBP"))
+    assert bare.price is None and bare.currency is None and bare.identity == "url:https://shop.example/q"
+
+
+def test_observations_keep_their_approved_url():
+    item = ObservationItem(url="https://shop.example/p/1?utm_source=x", product_id=1, ok=True)
+    assert NormalizePipeline().process_item(item).url == "https://shop.example/p/1?utm_source=x"
+
+
+def test_diff_hook_sees_price_and_stock_changes_after_the_baseline():
+    pipeline = DiffPipeline()
+    pipeline.latest = {
+        1: {"price": Decimal("10.00"), "currency": "GBP", "availability": "InStock", "last_ok_at": "yesterday"},
+        2: {"price": None, "currency": None, "availability": None, "last_ok_at": None},
+    }
+    changed = pipeline.process_item(ObservationItem(url="u", product_id=1, ok=True, price=Decimal("9.00"),
+                                                    currency="GBP", availability="OutOfStock"))
+    assert [c["type"] for c in changed.changes] == ["price_changed", "stock_changed"]
+    baseline = pipeline.process_item(ObservationItem(url="u", product_id=2, ok=True, price=Decimal("1")))
+    assert baseline.changes == []
+    failed = pipeline.process_item(ObservationItem(url="u", product_id=1, ok=False, error_type="blocked"))
+    assert failed.changes == []
