@@ -66,6 +66,8 @@ class CrawlRunExtension:
         if not getattr(spider, "crawl_run_id", 0):
             return
         outcome = spider.summary()
+        if getattr(spider, "persist_error", None):
+            outcome.update(status="failed", error_type="internal", error_message=spider.persist_error)
         if reason != "finished" and outcome["status"] == "succeeded":
             outcome.update(status="partially_failed", error_type="internal",
                            error_message=f"crawl stopped before the end: {reason}")

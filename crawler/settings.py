@@ -22,6 +22,7 @@ DOWNLOAD_DELAY = 6.0
 DOWNLOAD_DELAY_JITTER = 0             # the website's rate is a promise, not an average
 AUTOTHROTTLE_ENABLED = False
 COOKIES_ENABLED = False
+REFERER_ENABLED = False                # product pages are fetched directly; no referrer to leak or compute
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False         # no listening ports in a crawl process
 
@@ -42,6 +43,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.TargetGuardMiddleware": 50,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
 }
 
 ITEM_PIPELINES = {

@@ -4,12 +4,18 @@ Items are buffered and written OBSRV_PERSIST_BATCH at a time (or when the
 oldest has waited OBSRV_PERSIST_MAX_WAIT seconds, and at the end), each batch
 in one transaction: COPY into ``observations``, one UPDATE of ``products``
 from unnested arrays, one UPDATE of the crawl run's counters.
+
+Batches are written by one background thread, in order, so the crawl goes on
+while Postgres works; the spider's close waits for every batch. A batch that
+cannot be written is retried once, then reported on the spider
+(``persist_error``), which fails the crawl run rather than hiding the loss.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from crawler.items import CandidateItem, ObservationItem
 from crawler.spiders.base import connect
@@ -30,6 +36,9 @@ class PersistPipeline:
         self.seen_identities: dict[str, str] = {}
         self.website_id = 0
         self.crawl_run_id = 0
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="obsrv-persist")
+        self.pending: list[Future] = []
+        self.spider = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -39,6 +48,7 @@ class PersistPipeline:
 
     def open_spider(self, spider=None):
         spider = spider or self.crawler.spider
+        self.spider = spider
         self.website_id = spider.website_id
         self.crawl_run_id = spider.crawl_run_id
         self.conn = connect(self.settings)
@@ -64,6 +74,20 @@ class PersistPipeline:
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
+        self.pending = [f for f in self.pending if not f.done()]
+        self.pending.append(self.writer.submit(self._write_with_retry, batch))
+
+    def _write_with_retry(self, batch: list) -> None:
+        for attempt in (1, 2):
+            try:
+                self._write(batch)
+                return
+            except Exception as exc:
+                log.exception("could not persist a batch", extra={"attempt": attempt, "items": len(batch)})
+                if attempt == 2:
+                    self.spider.persist_error = f"{len(batch)} results could not be saved: {exc}"
+
+    def _write(self, batch: list) -> None:
         candidates = [i for i in batch if isinstance(i, CandidateItem)]
         observations = [i for i in batch if isinstance(i, ObservationItem)]
         with self.conn.transaction():
@@ -81,5 +105,6 @@ class PersistPipeline:
         try:
             self.flush()
         finally:
+            self.writer.shutdown(wait=True)
             if self.conn is not None:
                 self.conn.close()
