@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test bench migrate clean
+.PHONY: install run test bench migrate clean demo-shop
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: install
 ## make test: the whole suite against real Postgres and Redis (embedded unless DATABASE_URL/REDIS_URL are set).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make demo-shop: a local shop to watch (200 books on http://127.0.0.1:8800/); run make run with
+## OBSRV_ALLOW_PRIVATE_TARGETS=true to crawl it.
+demo-shop: install
+	$(BIN)/python -m tests.support.shop --port 8800
 
 ## make bench: every benchmark under bench/ (prints figures and ratios to their baselines).
 bench: install

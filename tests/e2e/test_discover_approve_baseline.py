@@ -38,10 +38,15 @@ def test_register_discover_approve_100_and_baseline(make_app, new_client, servic
             "name": "Books to Scrape", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 120})
         assert registered.status_code == 202, registered.get_json()
         website_id = registered.get_json()["id"]
+        # a shop that cannot be reached, queued in the same worker's way: it must fail alone
+        dead = api.post("/v1/websites", headers=bearer(key), json={
+            "name": "Gone", "seed_urls": ["http://127.0.0.1:9/"]}).get_json()["id"]
 
-        run_worker(services)  # discovery
+        run_worker(services)  # both discoveries, one worker
         website = api.get(f"/v1/websites/{website_id}", headers=bearer(key)).get_json()
         assert website["status"] == "pending_approval", website
+        gone = api.get(f"/v1/websites/{dead}", headers=bearer(key)).get_json()
+        assert gone["status"] == "failed" and "127.0.0.1:9" in gone["status_reason"]
 
         candidates = []
         for page in (1, 2, 3):
@@ -72,6 +77,8 @@ def test_register_discover_approve_100_and_baseline(make_app, new_client, servic
 
     runs = db.execute("SELECT kind, status, products_ok FROM crawl_runs WHERE website_id = %s ORDER BY id",
                       (website_id,)).fetchall()
+    dead_run = db.execute("SELECT status, error_type FROM crawl_runs WHERE website_id = %s", (dead,)).fetchone()
+    assert dead_run == {"status": "failed", "error_type": "network"}
     assert [(r["kind"], r["status"]) for r in runs] == [("discovery", "succeeded"), ("baseline", "succeeded")]
     assert runs[1]["products_ok"] == 100
     in_stock = api.get("/v1/products?availability=InStock&page_size=100", headers=bearer(key)).get_json()

@@ -1302,3 +1302,25 @@ class Shop:
                     pass
                 return
             await reader.readexactly(size + 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.support.shop [--port 8800]``: serve the books shop until Ctrl-C (a local demo target)."""
+    import argparse
+    import signal
+    import threading
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.shop")
+    parser.add_argument("--port", type=int, default=8800)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Shop.books(port=args.port) as shop:
+        print(f"demo shop: {shop.base_url}/  ({len(shop.product_paths)} books; Ctrl-C stops)", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
