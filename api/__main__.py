@@ -33,14 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with psycopg.connect(settings["DATABASE_URL"], row_factory=dict_row) as conn:
-            client_id, row, key = create_client(conn, name)
+            client_id, row, key, secret = create_client(conn, name)
     except psycopg.Error as exc:
         print(f"error: could not create the client: {exc}", file=sys.stderr)
         return 1
     print(f"client_id: {client_id}")
     print(f"api_key:   {key}")
     print(f"scopes:    {', '.join(row['scopes'])}")
-    print("Keep the key now: it is shown once. Use it as 'Authorization: Bearer <key>'.", file=sys.stderr)
+    print(f"webhook_secret: {secret}")
+    print("Keep the key and the webhook secret now: they are shown once. Use the key as "
+          "'Authorization: Bearer <key>'; verify webhooks with the secret (README).", file=sys.stderr)
     return 0
 
 

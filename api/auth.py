@@ -31,6 +31,8 @@ from webargs.flaskparser import FlaskParser
 
 from api.pagination import PAGINATION
 from db.queries import clients as q
+from db.queries import webhooks as webhooks_q
+from webhooks.signing import new_secret
 
 log = logging.getLogger("obsrv.auth")
 
@@ -76,14 +78,17 @@ def create_key(conn, *, client_id: int, name: str, scopes, actor_key_id: int | N
     return row, key
 
 
-def create_client(conn, name: str) -> tuple[int, dict, str]:
-    """A new client and its first key (all scopes): (client id, key row, key)."""
+def create_client(conn, name: str) -> tuple[int, dict, str, str]:
+    """A new client, its first key (all scopes) and its webhook signing secret:
+    (client id, key row, key, secret)."""
+    secret = new_secret()
     with conn.transaction():
         client_id = q.create_client(conn, name)
         q.audit(conn, client_id=client_id, api_key_id=None, action="client.created", target_type="client",
                 target_id=client_id, details={"name": name})
         row, key = create_key(conn, client_id=client_id, name="bootstrap admin key", scopes=SCOPES)
-    return client_id, row, key
+        webhooks_q.add_secret(conn, client_id, secret)
+    return client_id, row, key, secret
 
 
 class Parser(FlaskParser):

@@ -78,7 +78,7 @@ def main() -> int:
     try:
         migrate(database_url)
         with psycopg.connect(database_url, row_factory=dict_row) as conn:
-            _client_id, _row, key = create_client(conn, "bench")
+            _client_id, _row, key, _secret = create_client(conn, "bench")
         port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OBSRV_PORT": str(port),
                "OBSRV_API_WORKERS": "1", "OBSRV_RATE_LIMIT": "100000000/hour", "OBSRV_KEY_TOUCH_SECONDS": "60"}

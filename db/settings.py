@@ -50,6 +50,14 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_DNS_OVERRIDES": ("", str, "Pin host names to addresses for crawls: 'shop.test=127.0.0.1,other.test=127.0.0.2'."),
     "OBSRV_CHROMIUM_PATH": ("/usr/bin/chromium", str, "Browser for render_js websites (scrapy-playwright)."),
     "OBSRV_CRAWL_LOCK_SECONDS": (600, int, "Lifetime of the per-domain crawl lock; a live crawl keeps renewing it."),
+    "OBSRV_SCHEDULE_SPREAD_SECONDS": (300, int, "Crawls due at the same minute start spread over this many seconds."),
+    "OBSRV_SUSPICIOUS_FACTOR": (5.0, float, "A price moving by this factor or more (×5, ÷5) is re-fetched before any alert."),
+    "OBSRV_WEBHOOKS_ENABLED": (True, bool, "Off switch for webhook delivery (events are still recorded)."),
+    "OBSRV_WEBHOOK_RETRY_DELAYS": ("300,1800", str, "Seconds before each retry of a failed delivery (first try is immediate)."),
+    "OBSRV_WEBHOOK_TIMEOUT": (10.0, float, "Seconds a receiver has to answer one delivery."),
+    "OBSRV_SECRET_GRACE_SECONDS": (3600, int, "After a rotation, how long the previous signing secret still signs."),
+    "OBSRV_OUTBOX_GRACE_SECONDS": (60.0, float, "An event due this long without being delivered is re-queued by the sweep."),
+    "OBSRV_DIGEST_HOUR": (0, int, "Hour (UTC) at which daily-digest websites get the previous day's changes."),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -1,23 +1,69 @@
-"""DiffPipeline: compare each observation with the product's latest state.
+"""DiffPipeline: change detection against what the client was last notified of.
 
-Sets ``item.changes`` (what differs from the last good observation). This is
-the hook change detection hangs on: thresholds, the last notified price and
-alerts come with the change-detection issue. A failed observation never
-changes anything.
+- Price: ``|new - notified| / notified * 100 >= price_threshold_pct`` — measured against the last
+  *notified* price (the baseline at first), never the first price ever seen, so slow drifts alert once
+  they add up and each alert resets the reference. A currency change is a change; a price that appears
+  or vanishes is a change (this only runs on observations that rendered the product).
+- Stock: a transition between what matters to a buyer: in stock (InStock, LimitedAvailability), out
+  (OutOfStock, Discontinued), PreOrder, BackOrder. An unknown availability is no transition.
+- Failed observations and flagged ones (a suspicious change the re-fetch did not confirm) never change
+  anything. The baseline (a product's first good observation) is not a change.
+
+Sets ``item.changes``; PersistPipeline writes them to the outbox in the crawl's transaction.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from crawler.items import ObservationItem
+
+BUYER_STATE = {"InStock": "in_stock", "LimitedAvailability": "in_stock", "OutOfStock": "out_of_stock",
+               "Discontinued": "out_of_stock", "PreOrder": "preorder", "BackOrder": "backorder"}
+
+
+def price_change(notified: dict, item, threshold_pct: Decimal) -> dict | None:
+    before_price, before_currency = notified.get("notified_price"), notified.get("notified_currency")
+    if before_price is None and item.price is None:
+        return None
+    change_pct = None
+    if before_price is not None and item.price is not None and before_currency == item.currency:
+        if item.price == before_price:
+            return None
+        change_pct = (item.price - before_price) / before_price * 100
+        if abs(change_pct) < threshold_pct:
+            return None
+    return {"type": "price_changed", "change_pct": change_pct,
+            "before": {"price": before_price, "currency": before_currency},
+            "after": {"price": item.price, "currency": item.currency}}
+
+
+def stock_change(notified: dict, item) -> dict | None:
+    before, after = notified.get("notified_availability"), item.availability
+    if before is None or after is None or BUYER_STATE.get(before) == BUYER_STATE.get(after):
+        return None
+    return {"type": "stock_changed", "change_pct": None,
+            "before": {"availability": before}, "after": {"availability": after}}
+
+
+def detect(notified: dict, item, threshold_pct) -> list[dict]:
+    """The changes an observation makes, given the product's notified state."""
+    if notified.get("last_ok_at") is None:
+        return []  # the baseline
+    changes = [c for c in (price_change(notified, item, Decimal(str(threshold_pct))), stock_change(notified, item))
+               if c]
+    state = {"price": item.price, "currency": item.currency, "availability": item.availability}
+    for change in changes:
+        change["before"] = {"price": notified.get("notified_price"), "currency": notified.get("notified_currency"),
+                            "availability": notified.get("notified_availability")}
+        change["after"] = dict(state)
+    return changes
 
 
 class DiffPipeline:
     def __init__(self):
-        self.latest: dict[int, dict] = {}
-
-    def open_spider(self, spider=None):
-        spider = spider or self.spider
-        self.latest = {p["id"]: p for p in getattr(spider, "products", [])}
+        self.notified: dict[int, dict] = {}
+        self.threshold = Decimal("1")
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -25,25 +71,24 @@ class DiffPipeline:
         pipeline.crawler = crawler
         return pipeline
 
-    @property
-    def spider(self):
-        return self.crawler.spider
+    def open_spider(self, spider=None):
+        spider = spider or self.crawler.spider
+        self.notified = {p["id"]: dict(p) for p in getattr(spider, "products", [])}
+        website = getattr(spider, "website", {}) or {}
+        self.threshold = Decimal(str(website.get("price_threshold_pct", 1)))
 
     def process_item(self, item, spider=None):
-        if not isinstance(item, ObservationItem) or not item.ok:
+        if not isinstance(item, ObservationItem) or not item.ok or item.flagged:
             return item
-        before = self.latest.get(item.product_id)
-        if before is None or before.get("last_ok_at") is None:
-            return item  # the baseline: nothing to compare with
-        changes = []
-        if (item.price, item.currency) != (before["price"], before["currency"]):
-            changes.append({"type": "price_changed",
-                            "before": {"price": before["price"], "currency": before["currency"]},
-                            "after": {"price": item.price, "currency": item.currency}})
-        if item.availability != before["availability"]:
-            changes.append({"type": "stock_changed", "before": {"availability": before["availability"]},
-                            "after": {"availability": item.availability}})
-        item.changes = changes
-        self.latest[item.product_id] = {**before, "price": item.price, "currency": item.currency,
-                                        "availability": item.availability, "last_ok_at": item.observed_at}
+        state = self.notified.setdefault(item.product_id, {"last_ok_at": None})
+        item.changes = detect(state, item, self.threshold)
+        for change in item.changes:
+            if change["type"] == "price_changed":
+                state.update(notified_price=item.price, notified_currency=item.currency)
+            else:
+                state.update(notified_availability=item.availability)
+        if state.get("last_ok_at") is None:  # baseline: what the client starts from
+            state.update(notified_price=item.price, notified_currency=item.currency,
+                         notified_availability=item.availability)
+        state["last_ok_at"] = item.observed_at
         return item

@@ -20,7 +20,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from crawler.items import CandidateItem, ObservationItem
 from crawler.spiders.base import connect
 from db.partitions import ensure_observation_partitions
+from db.jobs import enqueue_delivery
 from db.queries import crawls as crawls_q
+from db.redis_client import get_redis
 
 log = logging.getLogger("obsrv.persist")
 
@@ -90,16 +92,33 @@ class PersistPipeline:
     def _write(self, batch: list) -> None:
         candidates = [i for i in batch if isinstance(i, CandidateItem)]
         observations = [i for i in batch if isinstance(i, ObservationItem)]
+        event_ids: list[int] = []
         with self.conn.transaction():
             if candidates:
                 crawls_q.upsert_candidates(self.conn, self.website_id, candidates)
             if observations:
-                crawls_q.write_observations(self.conn, observations)
+                event_ids = crawls_q.write_observations(self.conn, observations)
             if self.crawl_run_id:
                 ok = sum(1 for i in observations if i.ok) + len(candidates)
                 crawls_q.add_counts(self.conn, self.crawl_run_id, attempted=len(batch), ok=ok,
                                     failed=sum(1 for i in observations if not i.ok),
                                     changes=sum(len(i.changes) for i in observations))
+        if event_ids:
+            self._announce(event_ids)
+
+    def _announce(self, event_ids: list[int]) -> None:
+        """After commit: queue the deliveries (immediate mode). If Redis fails, the outbox sweep queues them."""
+        website = self.spider.website
+        if not (website.get("webhook_url") and website.get("webhook_enabled", True)
+                and website.get("webhook_mode", "immediate") == "immediate"
+                and self.settings.getbool("OBSRV_WEBHOOKS_ENABLED", True)):
+            return
+        try:
+            redis = get_redis(self.settings["REDIS_URL"], socket_timeout=5)
+            for event_id in event_ids:
+                enqueue_delivery(redis, event_id, 1)
+        except Exception:
+            log.exception("could not queue deliveries; the outbox sweep will", extra={"events": len(event_ids)})
 
     def close_spider(self, spider=None):
         try:

@@ -1,9 +1,16 @@
-"""The scheduler: a loop that ticks.
+"""The scheduler: a loop that ticks (every OBSRV_SCHEDULER_TICK_SECONDS, at most 60).
 
-Every tick it keeps the observation partitions of the coming months created
-and leaves a heartbeat in Redis (``obsrv:scheduler:heartbeat``). Enqueuing
-due crawls and sweeping the outbox join the tick in later issues. Several
-schedulers may run: everything a tick does is idempotent.
+Each tick:
+1. **Due crawls** — active websites whose ``next_crawl_at`` has come are taken with
+   ``FOR UPDATE SKIP LOCKED`` (several schedulers never take the same one), one crawl job per
+   website and slot is queued with a job id made of the slot (a restart or a second scheduler
+   never queues a slot twice), spread over OBSRV_SCHEDULE_SPREAD_SECONDS by website id, and
+   ``next_crawl_at`` moves to the schedule's next slot.
+2. **Outbox sweep** — change events neither delivered nor exhausted, due for longer than
+   OBSRV_OUTBOX_GRACE_SECONDS and with no live job, are queued again (a lost Redis job loses nothing).
+3. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
+   changes become one digest event, delivered like any other.
+4. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
 """
 
 from __future__ import annotations
@@ -11,15 +18,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+import zlib
+from datetime import datetime, timedelta, timezone
 
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from db.jobs import crawl_job_id, delivery_job_id, enqueue_crawl, enqueue_delivery
 from db.partitions import ensure_observation_partitions
 from db.pool import get_pool
+from db.queries import webhooks as webhooks_q
+from db.queries import websites as websites_q
 from db.redis_client import get_redis
 
 log = logging.getLogger("obsrv.scheduler")
 HEARTBEAT_KEY = "obsrv:scheduler:heartbeat"
 PARTITION_EVERY_SECONDS = 3600.0
+LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+
+
+def spread_offset(website_id: int, window: int) -> int:
+    """A stable offset in [0, window) so websites due at the same minute do not all start at once."""
+    return zlib.crc32(str(website_id).encode()) % window if window > 0 else 0
 
 
 class Scheduler:
@@ -38,6 +58,62 @@ class Scheduler:
     def redis(self):
         return get_redis(self.settings["REDIS_URL"], socket_timeout=10)
 
+    def _job_live(self, job_id: str) -> bool | None:
+        """True if the job is waiting or running, False if it ended, None if Redis does not know it."""
+        try:
+            return Job.fetch(job_id, connection=self.redis).get_status(refresh=False) in LIVE
+        except NoSuchJobError:
+            return None
+
+    def enqueue_due_crawls(self, limit: int = 500) -> list[str]:
+        queued = []
+        now = datetime.now(timezone.utc)
+        with self.pool.connection() as conn, conn.transaction():
+            for website in websites_q.claim_due(conn, limit):
+                slot = website["next_crawl_at"]
+                job_id = crawl_job_id(website["id"], "scheduled", slot.strftime("%Y%m%dT%H%M"))
+                if self._job_live(job_id) is None:
+                    enqueue_crawl(self.redis, website["id"], "scheduled", settings=self.settings, job_id=job_id,
+                                  delay=spread_offset(website["id"], self.settings["OBSRV_SCHEDULE_SPREAD_SECONDS"]))
+                    queued.append(job_id)
+                websites_q.set_next_crawl(conn, website["id"], websites_q.next_run(website["schedule"], max(now, slot)))
+        return queued
+
+    def sweep_outbox(self) -> list[int]:
+        requeued = []
+        with self.pool.connection() as conn:
+            events = webhooks_q.due_events(conn, grace_seconds=self.settings["OBSRV_OUTBOX_GRACE_SECONDS"])
+        for event in events:
+            job_id = delivery_job_id(event["id"], event["attempts"] + 1)
+            live = self._job_live(job_id)
+            if live:
+                continue
+            if live is False:  # that attempt's job ended without settling the event (worker died, say)
+                job_id = f"{job_id}-sweep{int(time.time())}"
+            enqueue_delivery(self.redis, event["id"], event["attempts"] + 1, job_id=job_id)
+            requeued.append(event["id"])
+        return requeued
+
+    def make_digests(self) -> list[int]:
+        now = datetime.now(timezone.utc)
+        cut = now.replace(hour=self.settings["OBSRV_DIGEST_HOUR"], minute=0, second=0, microsecond=0)
+        if cut > now:
+            cut -= timedelta(days=1)
+        day = (cut - timedelta(days=1)).date().isoformat()
+        made = []
+        with self.pool.connection() as conn:
+            for row in webhooks_q.digest_candidates(conn, cut=cut):
+                with conn.transaction():
+                    digest_id = webhooks_q.make_digest(conn, row["website_id"], cut=cut, day=day)
+                if digest_id:
+                    made.append(digest_id)
+        for digest_id in made:
+            try:
+                enqueue_delivery(self.redis, digest_id, 1)
+            except Exception:
+                log.exception("could not queue a digest; the sweep will", extra={"event_id": digest_id})
+        return made
+
     def tick(self) -> dict:
         """One round of work; returns what it did."""
         done: dict = {"tick": self.ticks + 1, "at": datetime.now(timezone.utc).isoformat()}
@@ -47,6 +123,12 @@ class Scheduler:
                 done["partitions_created"] = ensure_observation_partitions(
                     conn, months_ahead=self.settings["OBSRV_PARTITION_MONTHS_AHEAD"])
             self._partitions_checked = now
+        for name, step in (("crawls_queued", self.enqueue_due_crawls), ("events_requeued", self.sweep_outbox),
+                           ("digests", self.make_digests)):
+            try:
+                done[name] = step()
+            except Exception:  # one failing step must not starve the others
+                log.exception("scheduler step failed", extra={"step": name})
         self.redis.set(HEARTBEAT_KEY, done["at"], ex=int(self.tick_seconds * 3) + 1)
         self.ticks += 1
         return done
@@ -57,7 +139,8 @@ class Scheduler:
             started = time.monotonic()
             try:
                 done = self.tick()
-                log.log(logging.INFO if done.get("partitions_created") else logging.DEBUG, "tick", extra=done)
+                busy = any(done.get(k) for k in ("partitions_created", "crawls_queued", "events_requeued", "digests"))
+                log.log(logging.INFO if busy else logging.DEBUG, "tick", extra=done)
             except Exception:  # a bad tick (database restarting, say) must not end the loop
                 log.exception("tick failed")
             self.stopping.wait(max(0.0, self.tick_seconds - (time.monotonic() - started)))

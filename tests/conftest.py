@@ -126,7 +126,7 @@ def new_client(db):
     from api.auth import create_client
 
     def make(name: str = "Acme") -> tuple[int, str]:
-        client_id, _row, key = create_client(db, name)
+        client_id, _row, key, _secret = create_client(db, name)
         return client_id, key
 
     return make

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import g
+from flask import current_app, g
 from flask_smorest import abort
 
 from api.auth import SCOPES, Blueprint, create_key
 from api.deps import pool
 from db.queries import clients as q
+from db.queries import webhooks as webhooks_q
+from webhooks.signing import new_secret
 
 blp = Blueprint("auth", __name__, url_prefix="/v1/auth", description="API keys")
 
@@ -72,3 +74,25 @@ def invalidate(key_id):
                     action="api_key.invalidated", target_type="api_key", target_id=key_id,
                     details={"name": row["name"], "prefix": row["prefix"]}, request_id=g.get("request_id"))
     return None
+
+
+class SecretSchema(ma.Schema):
+    secret = ma.fields.String(metadata={"description": "whsec_...: shown this once. Both secrets sign during the "
+                                                       "grace period."})
+    previous_valid_until = ma.fields.DateTime(allow_none=True)
+
+
+@blp.route("/webhook-secret", methods=["POST"])
+@blp.requires("admin")
+@blp.response(201, SecretSchema)
+def rotate_webhook_secret():
+    """Rotate the webhook signing secret. The previous one keeps signing for an hour (both v1 values)."""
+    secret = new_secret()
+    with pool().connection() as conn, conn.transaction():
+        rotated = webhooks_q.rotate_secret(conn, g.principal.client_id, secret,
+                                           current_app.config["OBSRV_SECRET_GRACE_SECONDS"])
+        q.audit(conn, client_id=g.principal.client_id, api_key_id=g.principal.key_id,
+                action="webhook_secret.rotated", target_type="client", target_id=g.principal.client_id,
+                details={"previous_valid_until": str(rotated["previous_valid_until"])},
+                request_id=g.get("request_id"))
+    return {"secret": secret, **rotated}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-
 import marshmallow as ma
 from croniter import croniter
 from flask import current_app, g
@@ -14,19 +12,20 @@ from parsel import Selector
 from api.auth import Blueprint
 from api.deps import pool, redis_client
 from api.pagination import page_args
+from db import locks
 from db.jobs import enqueue_crawl
+from db.queries import crawls as crawls_q
+from db.queries import webhooks as webhooks_q
 from db.queries import clients as audit_q
 from db.queries import products as products_q
 from db.queries import websites as q
+from db.queries.websites import next_run
 from db.urls import TargetRefused, check_target, domain_of, is_http_url
+from webhooks import delivery
 
 log = logging.getLogger("obsrv.api.websites")
 blp = Blueprint("websites", __name__, url_prefix="/v1/websites", description="Websites and their products")
 SELECTOR_FIELDS = ("price", "name", "availability", "sku")
-
-
-def next_run(schedule: str, after: datetime | None = None) -> datetime:
-    return croniter(schedule, after or datetime.now(timezone.utc)).get_next(datetime)
 
 
 def _validate_cron(value: str) -> None:
@@ -243,6 +242,8 @@ def patch_website(body, website_id):
     with pool().connection() as conn, conn.transaction():
         website = _own_website(conn, website_id, for_update=True)
         changes = dict(body)
+        if "webhook_url" in changes:
+            changes["webhook_enabled"] = True  # a new address gets a fresh start (410 Gone disables it)
         if "schedule" in changes:
             changes["next_crawl_at"] = next_run(changes["schedule"])
         new_status = changes.pop("status", None)
@@ -313,3 +314,88 @@ def approve_products(body, website_id):
     job_id = _enqueue(website_id, "baseline", product_ids=new) if new else None
     return {"website_id": website_id, "approved": new, "total_approved": total, "status": website["status"],
             "baseline_job_id": job_id}
+
+
+class CrawlQueuedSchema(ma.Schema):
+    website_id = ma.fields.Integer()
+    job_id = ma.fields.String()
+
+
+class DeliverySchema(ma.Schema):
+    id = ma.fields.Integer()
+    event_id = ma.fields.String(metadata={"description": "the event's stable id (webhook-id)"})
+    event_type = ma.fields.String()
+    attempt = ma.fields.Integer()
+    attempted_at = ma.fields.DateTime()
+    url = ma.fields.String()
+    status_code = ma.fields.Integer(allow_none=True)
+    latency_ms = ma.fields.Integer(allow_none=True)
+    success = ma.fields.Boolean()
+    error = ma.fields.String(allow_none=True)
+
+
+class TestWebhookSchema(ma.Schema):
+    event_id = ma.fields.String()
+    delivered = ma.fields.Boolean()
+    status_code = ma.fields.Integer(allow_none=True)
+    latency_ms = ma.fields.Integer()
+    error = ma.fields.String(allow_none=True)
+
+
+@blp.route("/<int:website_id>/crawl", methods=["POST"])
+@blp.requires("write")
+@blp.response(202, CrawlQueuedSchema)
+@blp.alt_response(409, response="CONFLICT")
+def crawl_now(website_id):
+    """Crawl the website's approved products now (409 if a crawl of it is running)."""
+    with pool().connection() as conn:
+        website = _own_website(conn, website_id)
+        if website["status"] != "active":
+            abort(409, message=f"Only an active website can be crawled; this one is {website['status']}")
+        if crawls_q.running(conn, website_id):
+            abort(409, message="A crawl of this website is running")
+    if redis_client().exists(locks.domain_lock_key(website["domain"])):
+        abort(409, message=f"A crawl of {website['domain']} is running")
+    job_id = _enqueue(website_id, "manual")
+    if job_id is None:
+        abort(503, message="The crawl queue is unavailable; try again shortly")
+    return {"website_id": website_id, "job_id": job_id}
+
+
+@blp.route("/<int:website_id>/webhook-deliveries", methods=["GET"])
+@blp.requires("read")
+@blp.response(200, DeliverySchema(many=True))
+@blp.paginate()
+def webhook_deliveries(website_id, pagination_parameters):
+    """Every delivery attempt of this website's webhooks, newest first."""
+    limit, offset = page_args(pagination_parameters)
+    with pool().connection() as conn:
+        _own_website(conn, website_id)
+        rows, total = webhooks_q.deliveries_page(conn, website_id, limit=limit, offset=offset)
+    pagination_parameters.item_count = total
+    return rows
+
+
+@blp.route("/<int:website_id>/test-webhook", methods=["POST"])
+@blp.requires("write")
+@blp.response(200, TestWebhookSchema)
+@blp.alt_response(409, response="CONFLICT")
+def test_webhook(website_id):
+    """Send a signed `test` event to the website's webhook now and report the receiver's answer."""
+    config = current_app.config
+    with pool().connection() as conn, conn.transaction():
+        website = _own_website(conn, website_id)
+        if not website["webhook_url"]:
+            abort(409, message="This website has no webhook_url")
+        [event_id] = webhooks_q.insert_events(conn, [{
+            "website_id": website_id, "type": "test",
+            "after": {"message": "Test event from Obsrv: your endpoint and signature check work."}}])
+        event = webhooks_q.lock_event_for_delivery(conn, event_id)
+        event = {**event, "webhook_url": website["webhook_url"]}
+        result = delivery.attempt(conn, event, config)
+        if result["success"]:
+            webhooks_q.mark_delivered(conn, event_id, 1)
+        else:
+            webhooks_q.mark_exhausted(conn, event_id, 1)
+    return {"event_id": str(event["uid"]), "delivered": result["success"], "status_code": result["status_code"],
+            "latency_ms": result["latency_ms"], "error": result["error"]}

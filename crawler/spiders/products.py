@@ -62,9 +62,38 @@ class ProductSpider(ObsrvSpider):
             return self.failed(response, url, "http_status", f"HTTP {response.status}", response.status)
         if not product.is_product:
             return self.failed(response, url, "parse", "no product found on the page", response.status)
+        fields = self.product_fields(product, url)
+        if self.suspicious(response.meta["product"], product):
+            # A price ×5 or ÷5 is more often a glitch (wrong element, a sale banner) than a real change:
+            # look once more before anyone is alerted.
+            return self.request(url, self.confirm_product, dont_filter=True,
+                                meta={"product": response.meta["product"], "first": fields,
+                                      "first_status": response.status})
         self.ok += 1
-        return self.observation(response, ok=True, http_status=response.status,
-                                **self.product_fields(product, url))
+        return self.observation(response, ok=True, http_status=response.status, **fields)
+
+    def suspicious(self, known: dict, product) -> bool:
+        before, after = known.get("notified_price"), product.price
+        if before is None or after is None or before <= 0 or after <= 0:
+            return False
+        if known.get("notified_currency") != product.currency:
+            return False
+        factor = self.settings.getfloat("OBSRV_SUSPICIOUS_FACTOR", 5.0)
+        return max(before, after) / min(before, after) >= factor
+
+    def confirm_product(self, response):
+        """The re-fetch of a suspicious change: agreeing, it stands; disagreeing, it is flagged and alerts no one."""
+        first = response.meta["first"]
+        try:
+            again = self.extract(response) if self.is_html(response) and response.status < 400 else None
+        except Exception:
+            again = None
+        agrees = again is not None and again.is_product and (again.price, again.currency) == (
+            first["price"], first["currency"])
+        self.ok += 1
+        return self.observation(response, ok=True, http_status=response.meta["first_status"], flagged=not agrees,
+                                error=None if agrees else "suspicious price change not confirmed by a re-fetch",
+                                **first)
 
     def on_error(self, failure):
         request = failure.request

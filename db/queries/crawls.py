@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
+from db.queries import webhooks as webhooks_q
+
 RUN_COLUMNS = """id, website_id, kind, job_id, status, started_at, finished_at, duration_ms, heartbeat_at, worker,
     pages_fetched, products_attempted, products_ok, products_failed, changes_detected, error_type, error_message,
     error_products"""
@@ -20,6 +22,12 @@ def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: s
             RETURNING {RUN_COLUMNS}""",
         (website_id, kind, job_id, worker),
     ).fetchone()
+
+
+def running(conn, website_id: int) -> dict | None:
+    """The website's crawl in progress, if any."""
+    return conn.execute("SELECT id, kind, started_at FROM crawl_runs WHERE website_id = %s AND status = 'running' "
+                        "ORDER BY id DESC LIMIT 1", (website_id,)).fetchone()
 
 
 def get_run(conn, run_id: int) -> dict | None:
@@ -106,18 +114,20 @@ OBSERVATION_COLUMNS = ("product_id", "crawl_run_id", "observed_at", "ok", "price
                        "http_status", "error_type", "error", "flagged")
 
 
-def write_observations(conn, items: list) -> None:
-    """One crawl batch: history rows (COPY) and the products' latest state, in the caller's transaction."""
+def write_observations(conn, items: list) -> list[int]:
+    """One crawl batch: history rows (COPY), the products' latest state and the change events (the outbox),
+    in the caller's transaction. Returns the new change events' ids."""
     if not items:
-        return
+        return []
     with conn.cursor().copy(f"COPY observations ({', '.join(OBSERVATION_COLUMNS)}) FROM STDIN") as copy:
         for i in items:
             copy.write_row((i.product_id, i.crawl_run_id or None, i.observed_at, i.ok, i.price if i.ok else None,
                             i.currency if i.ok else None, i.availability if i.ok else None, i.http_status,
                             i.error_type, (i.error or "")[:1000] or None, i.flagged))
-    ok = [i for i in items if i.ok]
+    ok = [i for i in items if i.ok and not i.flagged]
     if ok:
-        # The first good observation is the baseline: what the client is "notified" of from the start.
+        # The first good observation is the baseline: what the client is "notified" of from the start;
+        # after that, the notified state moves only with a change the client is told about.
         conn.execute(
             """UPDATE products p SET
                    name = COALESCE(v.name, p.name), price = v.price, currency = v.currency,
@@ -125,25 +135,38 @@ def write_observations(conn, items: list) -> None:
                    brand = COALESCE(v.brand, p.brand), image = COALESCE(v.image, p.image), sources = v.sources,
                    last_observed_at = v.observed_at, last_ok_at = v.observed_at,
                    last_changed_at = CASE WHEN v.changed THEN v.observed_at ELSE p.last_changed_at END,
-                   notified_price = CASE WHEN p.last_ok_at IS NULL THEN v.price ELSE p.notified_price END,
-                   notified_currency = CASE WHEN p.last_ok_at IS NULL THEN v.currency ELSE p.notified_currency END,
-                   notified_availability = CASE WHEN p.last_ok_at IS NULL THEN v.availability
+                   notified_price = CASE WHEN p.last_ok_at IS NULL OR v.price_notified THEN v.price
+                                         ELSE p.notified_price END,
+                   notified_currency = CASE WHEN p.last_ok_at IS NULL OR v.price_notified THEN v.currency
+                                            ELSE p.notified_currency END,
+                   notified_availability = CASE WHEN p.last_ok_at IS NULL OR v.stock_notified THEN v.availability
                                                 ELSE p.notified_availability END,
                    updated_at = now()
               FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::text[], %s::text[], %s::text[], %s::text[],
-                          %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[], %s::boolean[])
+                          %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[], %s::boolean[], %s::boolean[],
+                          %s::boolean[])
                    AS v(id, name, price, currency, availability, sku, gtin, brand, image, sources, observed_at,
-                        changed)
+                        changed, price_notified, stock_notified)
              WHERE p.id = v.id""",
             ([i.product_id for i in ok], [i.name for i in ok], [i.price for i in ok], [i.currency for i in ok],
              [i.availability for i in ok], [i.sku for i in ok], [i.gtin for i in ok], [i.brand for i in ok],
              [i.image for i in ok], [Jsonb(i.sources) for i in ok], [i.observed_at for i in ok],
-             [bool(i.changes) for i in ok]),
+             [bool(i.changes) for i in ok],
+             [any(c["type"] == "price_changed" for c in i.changes) for i in ok],
+             [any(c["type"] == "stock_changed" for c in i.changes) for i in ok]),
         )
-    failed = [i for i in items if not i.ok]
+    failed = [i for i in items if not i.ok or i.flagged]
     if failed:
         conn.execute(
             """UPDATE products p SET last_observed_at = v.observed_at, updated_at = now()
                  FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, observed_at) WHERE p.id = v.id""",
             ([i.product_id for i in failed], [i.observed_at for i in failed]),
         )
+    return webhooks_q.insert_events(conn, [
+        {"website_id": i.website_id, "product_id": i.product_id, "type": c["type"], "before": _json(c["before"]),
+         "after": _json(c["after"]), "change_pct": c["change_pct"], "observed_at": i.observed_at}
+        for i in ok for c in i.changes])
+
+
+def _json(state: dict) -> dict:
+    return {k: (str(v) if v is not None and not isinstance(v, str) else v) for k, v in state.items()}

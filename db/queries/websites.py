@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from croniter import croniter
 from psycopg.types.json import Jsonb
 
 STATUSES = ("pending_discovery", "pending_approval", "active", "paused", "failed")
@@ -17,11 +20,28 @@ COLUMNS = """id, client_id, name, domain, seed_urls, status, status_reason, sche
     price_threshold_pct, webhook_url, webhook_mode, webhook_enabled, render_js, selectors,
     crawl_rate_per_minute, consecutive_failures, created_at, updated_at"""
 UPDATABLE = ("name", "schedule", "next_crawl_at", "price_threshold_pct", "webhook_url", "webhook_mode", "render_js",
-             "crawl_rate_per_minute", "selectors")
+             "crawl_rate_per_minute", "selectors", "webhook_enabled")
 
 
 class IllegalTransition(ValueError):
     pass
+
+
+def next_run(schedule: str, after: datetime | None = None) -> datetime:
+    """The next time a cron schedule (UTC) fires after ``after`` (default: now)."""
+    return croniter(schedule, after or datetime.now(timezone.utc)).get_next(datetime)
+
+
+def claim_due(conn, limit: int = 500) -> list[dict]:
+    """Active websites whose crawl is due, locked for this scheduler (others skip them), oldest first."""
+    return conn.execute(
+        """SELECT id, domain, schedule, next_crawl_at FROM websites
+            WHERE status = 'active' AND next_crawl_at <= now()
+            ORDER BY next_crawl_at LIMIT %s FOR UPDATE SKIP LOCKED""", (limit,)).fetchall()
+
+
+def set_next_crawl(conn, website_id: int, when: datetime) -> None:
+    conn.execute("UPDATE websites SET next_crawl_at = %s WHERE id = %s", (when, website_id))
 
 
 def insert(conn, *, client_id: int, name: str, domain: str, seed_urls: list[str], schedule: str,

@@ -229,3 +229,27 @@ def test_pause_and_resume(api, db):
     assert paused.status_code == 200 and paused.get_json()["status"] == "paused"
     resumed = client.patch(f"/v1/websites/{website_id}", json={"status": "active"}, headers=bearer(key))
     assert resumed.get_json()["status"] == "active"
+
+
+def test_crawl_now_queues_a_manual_crawl_or_says_409(api, db, services):
+    from db import locks
+
+    client, key = api
+    website_id = register(client, key).get_json()["id"]
+    assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 409  # not active
+    db.execute("UPDATE websites SET status = 'active' WHERE id = %s", (website_id,))
+    get_redis(services.redis_url).flushdb()
+    queued = client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key))
+    assert queued.status_code == 202
+    job = Queue("crawl", connection=get_redis(services.redis_url)).jobs[0]
+    assert job.id == queued.get_json()["job_id"] and job.args == (website_id, "manual")
+    run = db.execute("INSERT INTO crawl_runs (website_id, kind) VALUES (%s, 'manual') RETURNING id",
+                     (website_id,)).fetchone()["id"]
+    assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 409
+    db.execute("UPDATE crawl_runs SET status = 'succeeded' WHERE id = %s", (run,))
+    token = locks.acquire(get_redis(services.redis_url), locks.domain_lock_key("127.0.0.1:9"), 30)
+    busy = client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key))
+    assert busy.status_code == 409 and "running" in busy.get_json()["message"]
+    locks.release(get_redis(services.redis_url), locks.domain_lock_key("127.0.0.1:9"), token)
+    reader = client.post("/v1/auth/keys", json={"name": "r", "scopes": ["read"]}, headers=bearer(key)).get_json()["key"]
+    assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(reader)).status_code == 403

@@ -6,7 +6,6 @@ import pytest
 
 from crawler.items import CandidateItem, ObservationItem
 from db.urls import canonical_url, domain_of
-from pipelines.diff import DiffPipeline
 from pipelines.normalize import NormalizePipeline, clean_price
 
 
@@ -53,18 +52,3 @@ def test_normalize_item_fields_and_identity():
 def test_observations_keep_their_approved_url():
     item = ObservationItem(url="https://shop.example/p/1?utm_source=x", product_id=1, ok=True)
     assert NormalizePipeline().process_item(item).url == "https://shop.example/p/1?utm_source=x"
-
-
-def test_diff_hook_sees_price_and_stock_changes_after_the_baseline():
-    pipeline = DiffPipeline()
-    pipeline.latest = {
-        1: {"price": Decimal("10.00"), "currency": "GBP", "availability": "InStock", "last_ok_at": "yesterday"},
-        2: {"price": None, "currency": None, "availability": None, "last_ok_at": None},
-    }
-    changed = pipeline.process_item(ObservationItem(url="u", product_id=1, ok=True, price=Decimal("9.00"),
-                                                    currency="GBP", availability="OutOfStock"))
-    assert [c["type"] for c in changed.changes] == ["price_changed", "stock_changed"]
-    baseline = pipeline.process_item(ObservationItem(url="u", product_id=2, ok=True, price=Decimal("1")))
-    assert baseline.changes == []
-    failed = pipeline.process_item(ObservationItem(url="u", product_id=1, ok=False, error_type="blocked"))
-    assert failed.changes == []

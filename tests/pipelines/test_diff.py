@@ -1,0 +1,79 @@
+"""Change detection: against the last *notified* state, past the threshold, only when real."""
+
+from datetime import datetime, timezone
+from decimal import Decimal as D
+
+import pytest
+
+from crawler.items import ObservationItem
+from pipelines.diff import DiffPipeline, detect
+
+SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def notified(price="10.00", currency="GBP", availability="InStock", last_ok_at=SEEN):
+    return {"notified_price": None if price is None else D(price), "notified_currency": currency,
+            "notified_availability": availability, "last_ok_at": last_ok_at}
+
+
+def obs(price="10.00", currency="GBP", availability="InStock", **kw):
+    return ObservationItem(url="u", product_id=1, ok=True, price=None if price is None else D(price),
+                           currency=currency, availability=availability, **kw)
+
+
+@pytest.mark.parametrize("new, threshold, changed", [
+    ("10.00", 1, False), ("10.09", 1, False), ("10.10", 1, True), ("9.90", 1, True), ("9.91", 1, False),
+    ("10.01", 0, True), ("12.00", 25, False), ("12.50", 25, True),
+])
+def test_price_threshold_against_notified_price(new, threshold, changed):
+    changes = detect(notified(), obs(new), threshold)
+    assert bool(changes) is changed
+    if changed:
+        assert changes[0]["type"] == "price_changed"
+        assert changes[0]["before"]["price"] == D("10.00") and changes[0]["after"]["price"] == D(new)
+
+
+def test_change_pct_is_signed_percent():
+    [change] = detect(notified(), obs("8.00"), 1)
+    assert change["change_pct"] == D("-20")
+
+
+def test_currency_change_and_price_appearing_or_vanishing_are_changes():
+    assert detect(notified(), obs("10.00", "EUR"), 1)[0]["type"] == "price_changed"
+    assert detect(notified(price=None, currency=None), obs("10.00"), 1)[0]["change_pct"] is None
+    assert detect(notified(), obs(None, None), 1)[0]["after"]["price"] is None
+
+
+@pytest.mark.parametrize("before, after, changed", [
+    ("InStock", "OutOfStock", True), ("OutOfStock", "InStock", True), ("InStock", "PreOrder", True),
+    ("InStock", "BackOrder", True), ("InStock", "LimitedAvailability", False), ("OutOfStock", "Discontinued", False),
+    ("InStock", None, False), (None, "InStock", False),
+])
+def test_stock_changes_that_matter_to_a_buyer(before, after, changed):
+    changes = detect(notified(availability=before), obs(availability=after), 1)
+    assert [c["type"] for c in changes] == (["stock_changed"] if changed else [])
+
+
+def test_baseline_is_not_a_change():
+    assert detect(notified(last_ok_at=None), obs("99.00", availability="OutOfStock"), 1) == []
+
+
+def test_slow_drift_alerts_once_it_adds_up_then_resets_the_reference():
+    pipeline = DiffPipeline()
+    pipeline.notified = {1: notified()}
+    pipeline.threshold = D("5")
+    seen = []
+    for price in ("10.20", "10.40", "10.60", "10.70", "10.90", "11.20"):
+        item = pipeline.process_item(obs(price, observed_at=SEEN))
+        seen.append((price, [c["type"] for c in item.changes]))
+    # 10.60 is +6% of the notified 10.00: one alert; then 11.20 is +5.7% of the notified 10.60
+    assert [p for p, c in seen if c] == ["10.60", "11.20"]
+
+
+def test_failed_and_flagged_observations_never_change_anything():
+    pipeline = DiffPipeline()
+    pipeline.notified = {1: notified()}
+    failed = pipeline.process_item(ObservationItem(url="u", product_id=1, ok=False, error_type="blocked"))
+    flagged = pipeline.process_item(obs("99.00", flagged=True))
+    assert failed.changes == [] and flagged.changes == []
+    assert pipeline.notified[1]["notified_price"] == D("10.00")

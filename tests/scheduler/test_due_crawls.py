@@ -1,0 +1,59 @@
+"""Scheduled crawls: due websites queued once per slot, spread, paused skipped, next slot computed."""
+
+from datetime import datetime, timedelta, timezone
+
+from rq import Queue
+
+from db.redis_client import get_redis
+from db.settings import load_settings
+from scheduler.loop import Scheduler, spread_offset
+
+
+def website(db, status="active", schedule="*/5 * * * *", due_minutes_ago=1, domain=None):
+    client = db.execute("INSERT INTO clients (name) VALUES ('c') RETURNING id").fetchone()["id"]
+    due = datetime.now(timezone.utc) - timedelta(minutes=due_minutes_ago)
+    return db.execute(
+        "INSERT INTO websites (client_id, name, domain, seed_urls, status, schedule, next_crawl_at) "
+        "VALUES (%s, 'w', %s, %s, %s, %s, %s) RETURNING id",
+        (client, domain or f"d{client}.test", ["https://x.test/"], status, schedule, due)).fetchone()["id"]
+
+
+def scheduler_for(services, **overrides):
+    settings = {**load_settings({}), "DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url,
+                **overrides}
+    return Scheduler(settings)
+
+
+def test_due_websites_are_queued_once_per_slot_and_advanced(db, services):
+    active = website(db)
+    paused = website(db, status="paused")
+    later = website(db, due_minutes_ago=-30)
+    first, second = scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=0), scheduler_for(services)
+    queued = first.enqueue_due_crawls()
+    assert queued == [f"crawl-{active}-scheduled-{q.split('-scheduled-')[1]}" for q in queued] and len(queued) == 1
+    assert second.enqueue_due_crawls() == []  # a second scheduler finds nothing due: the slot moved on
+    jobs = Queue("crawl", connection=get_redis(services.redis_url)).jobs
+    assert [(j.args, j.id) for j in jobs] == [((active, "scheduled"), queued[0])]
+    rows = {r["id"]: r for r in db.execute("SELECT id, next_crawl_at FROM websites").fetchall()}
+    assert rows[active]["next_crawl_at"] > datetime.now(timezone.utc)
+    assert rows[active]["next_crawl_at"].minute % 5 == 0
+    assert rows[paused]["next_crawl_at"] < datetime.now(timezone.utc)  # paused: skipped, untouched
+    assert rows[later]["next_crawl_at"] > datetime.now(timezone.utc)
+
+
+def test_a_restart_does_not_queue_the_same_slot_twice(db, services):
+    wid = website(db)
+    slot = db.execute("SELECT next_crawl_at FROM websites WHERE id = %s", (wid,)).fetchone()["next_crawl_at"]
+    assert len(scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=0).enqueue_due_crawls()) == 1
+    db.execute("UPDATE websites SET next_crawl_at = %s WHERE id = %s", (slot, wid))  # as if the commit was lost
+    assert scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=0).enqueue_due_crawls() == []
+    assert len(Queue("crawl", connection=get_redis(services.redis_url)).jobs) == 1
+
+
+def test_many_websites_due_at_once_are_spread(db, services):
+    ids = [website(db) for _ in range(20)]
+    scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=600).enqueue_due_crawls()
+    registry = Queue("crawl", connection=get_redis(services.redis_url)).scheduled_job_registry
+    assert len(registry.get_job_ids()) == sum(1 for i in ids if spread_offset(i, 600) > 0)
+    offsets = {spread_offset(i, 600) for i in ids}
+    assert len(offsets) > 10 and max(offsets) < 600

@@ -1,0 +1,220 @@
+"""Delivering outbox events for real: Postgres rows, Redis jobs, a receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+
+import pytest
+import stripe
+from rq import Queue
+from standardwebhooks import Webhook
+
+from db.queries import webhooks as webhooks_q
+from db.redis_client import get_redis
+from scheduler.loop import Scheduler
+from db.settings import load_settings
+from tests.conftest import bearer
+from tests.support.receiver import Receiver
+from webhooks.delivery import deliver
+
+
+@pytest.fixture
+def hook_env(services, monkeypatch):
+    for name, value in services.env(OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_WEBHOOK_RETRY_DELAYS="0.3,0.3",
+                                    OBSRV_WEBHOOK_TIMEOUT="2", OBSRV_OUTBOX_GRACE_SECONDS="0").items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def client_with_website(new_client, db):
+    """(client id, admin key, website id, product id); the webhook URL is set per test."""
+    client_id, key = new_client()
+    website_id = db.execute(
+        "INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES (%s, 'Shop', 'shop.test', %s, "
+        "'active') RETURNING id", (client_id, ["https://shop.test/"])).fetchone()["id"]
+    product_id = db.execute(
+        "INSERT INTO products (website_id, url, identity, name, sku, status) VALUES (%s, 'https://shop.test/p/1', "
+        "'sku:A1', 'Widget', 'A1', 'approved') RETURNING id", (website_id,)).fetchone()["id"]
+    return client_id, key, website_id, product_id
+
+
+def new_event(db, website_id, product_id):
+    [event_id] = webhooks_q.insert_events(db, [{
+        "website_id": website_id, "product_id": product_id, "type": "price_changed",
+        "before": {"price": "10.00", "currency": "GBP", "availability": "InStock"},
+        "after": {"price": "8.00", "currency": "GBP", "availability": "InStock"},
+        "change_pct": Decimal("-20"), "observed_at": None}])
+    return event_id
+
+
+def set_hook(db, website_id, url):
+    db.execute("UPDATE websites SET webhook_url = %s, webhook_enabled = true WHERE id = %s", (url, website_id))
+
+
+def secret_of(db, client_id):
+    return webhooks_q.signing_secrets(db, client_id)[0]
+
+
+def deliver_until_settled(event_id, db, limit=5):
+    for _ in range(limit):
+        deliver(event_id)
+        row = db.execute("SELECT delivered_at, exhausted_at, next_attempt_at FROM change_events WHERE id = %s",
+                         (event_id,)).fetchone()
+        if row["delivered_at"] or row["exhausted_at"]:
+            return row
+        time.sleep(0.35)
+    return row
+
+
+def test_500_twice_then_200_is_three_attempts_and_one_delivery(db, hook_env, client_with_website):
+    client_id, _key, website_id, product_id = client_with_website
+    with Receiver(statuses=[500, 500]) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        row = deliver_until_settled(event_id, db)
+    assert row["delivered_at"] and not row["exhausted_at"]
+    attempts = db.execute("SELECT attempt, status_code, success FROM webhook_deliveries WHERE event_id = %s "
+                          "ORDER BY attempt", (event_id,)).fetchall()
+    assert [(a["attempt"], a["status_code"], a["success"]) for a in attempts] == [
+        (1, 500, False), (2, 500, False), (3, 200, True)]
+    ids = {r["headers"]["webhook-id"] for r in receiver.received}
+    assert len(receiver.received) == 3 and len(ids) == 1  # one stable id across retries
+    body = receiver.events()[0]
+    assert body["id"] == ids.pop() and body["type"] == "price_changed"
+    assert body["product"] == {"id": product_id, "url": "https://shop.test/p/1", "name": "Widget", "sku": "A1"}
+    assert body["before"]["price"] == "10.00" and body["after"]["price"] == "8.00" and body["change_pct"] == "-20.00"
+    assert len(receiver.received[0]["body"]) < 20_000
+    secret = secret_of(db, client_id)
+    last = receiver.received[-1]
+    assert stripe.WebhookSignature.verify_header(last["body"], last["headers"]["obsrv-signature"], secret, 300)
+    assert Webhook(secret).verify(last["body"], last["headers"])
+    assert deliver(event_id)["skipped"] == "already settled"
+
+
+def test_receiver_down_is_exhausted_after_the_last_attempt(db, hook_env, client_with_website):
+    _c, _k, website_id, product_id = client_with_website
+    receiver = Receiver().start()
+    url = receiver.url
+    receiver.stop()
+    set_hook(db, website_id, url)
+    event_id = new_event(db, website_id, product_id)
+    row = deliver_until_settled(event_id, db)
+    assert row["exhausted_at"] and not row["delivered_at"]
+    attempts = db.execute("SELECT status_code, error FROM webhook_deliveries WHERE event_id = %s ORDER BY attempt",
+                          (event_id,)).fetchall()
+    assert len(attempts) == 3 and all(a["status_code"] is None and a["error"] for a in attempts)
+
+
+def test_410_gone_disables_the_webhook(db, hook_env, client_with_website):
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver(default=410) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        deliver(event_id)
+    assert db.execute("SELECT webhook_enabled FROM websites WHERE id = %s", (website_id,)).fetchone() == {
+        "webhook_enabled": False}
+    assert db.execute("SELECT exhausted_at FROM change_events WHERE id = %s", (event_id,)).fetchone()["exhausted_at"]
+    assert len(receiver.received) == 1
+
+
+def test_429_retry_after_is_honoured(db, hook_env, client_with_website, services):
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver(statuses=[429], headers={"Retry-After": "120"}) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        result = deliver(event_id)
+    assert result["next_delay"] == 120
+    waited = db.execute("SELECT next_attempt_at - now() AS wait FROM change_events WHERE id = %s",
+                        (event_id,)).fetchone()["wait"]
+    assert waited.total_seconds() > 100
+    assert deliver(event_id)["skipped"] == "not due yet"
+    scheduled = Queue("webhooks", connection=get_redis(services.redis_url)).scheduled_job_registry.get_job_ids()
+    assert f"deliver-{event_id}-2" in scheduled
+
+
+def test_private_targets_are_refused_at_delivery_time(db, hook_env, client_with_website, monkeypatch):
+    monkeypatch.setenv("OBSRV_ALLOW_PRIVATE_TARGETS", "false")
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver() as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        deliver(event_id)
+    assert receiver.received == []
+    error = db.execute("SELECT error FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchone()["error"]
+    assert "refused target" in error
+
+
+def test_rotation_signs_with_both_secrets_for_the_grace_period(db, hook_env, client_with_website, make_app):
+    client_id, key, website_id, product_id = client_with_website
+    old = secret_of(db, client_id)
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True).test_client()
+    rotated = api.post("/v1/auth/webhook-secret", headers=bearer(key))
+    assert rotated.status_code == 201
+    new = rotated.get_json()["secret"]
+    assert new.startswith("whsec_") and new != old and rotated.get_json()["previous_valid_until"]
+    with Receiver() as receiver:
+        set_hook(db, website_id, receiver.url)
+        deliver(new_event(db, website_id, product_id))
+        # after the grace period only the new secret signs
+        db.execute("UPDATE webhook_secrets SET valid_until = now() - interval '1 second' WHERE valid_until IS NOT NULL")
+        deliver(new_event(db, website_id, product_id))
+    during, after = receiver.received
+    for secret in (old, new):
+        assert stripe.WebhookSignature.verify_header(during["body"], during["headers"]["obsrv-signature"], secret, 300)
+        assert Webhook(secret).verify(during["body"], during["headers"])
+    assert Webhook(new).verify(after["body"], after["headers"])
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.WebhookSignature.verify_header(after["body"], after["headers"]["obsrv-signature"], old, 300)
+    audit = db.execute("SELECT action FROM audit_log WHERE action = 'webhook_secret.rotated'").fetchall()
+    assert len(audit) == 1
+
+
+def test_test_webhook_and_delivery_log_endpoints(db, hook_env, client_with_website, make_app, new_client):
+    client_id, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True).test_client()
+    assert api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).status_code == 409  # no URL
+    with Receiver(statuses=[503]) as receiver:
+        set_hook(db, website_id, receiver.url)
+        failed = api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+        ok = api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+    assert failed["delivered"] is False and failed["status_code"] == 503
+    assert ok["delivered"] is True and ok["status_code"] == 200
+    body = receiver.events()[1]
+    assert body["type"] == "test" and body["website"] == {"id": website_id, "name": "Shop"}
+    assert Webhook(secret_of(db, client_id)).verify(receiver.received[1]["body"], receiver.received[1]["headers"])
+    log = api.get(f"/v1/websites/{website_id}/webhook-deliveries", headers=bearer(key)).get_json()
+    assert [(d["event_type"], d["status_code"], d["success"]) for d in log] == [("test", 200, True),
+                                                                                 ("test", 503, False)]
+    _other, other_key = new_client("Other")
+    assert api.get(f"/v1/websites/{website_id}/webhook-deliveries", headers=bearer(other_key)).status_code == 404
+
+
+def test_sweep_requeues_lost_jobs_and_daily_digests(db, hook_env, client_with_website, services):
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver() as receiver:
+        set_hook(db, website_id, receiver.url)
+        lost = [new_event(db, website_id, product_id) for _ in range(3)]  # committed, but no job was ever queued
+        settings = load_settings()
+        scheduler = Scheduler(settings)
+        assert sorted(scheduler.sweep_outbox()) == sorted(lost)
+        assert scheduler.sweep_outbox() == []  # their jobs are queued now: not twice
+        for event_id in lost:
+            deliver(event_id)
+        assert sorted(json.loads(r["body"])["id"] for r in receiver.received) == sorted(
+            str(db.execute("SELECT uid FROM change_events WHERE id = %s", (e,)).fetchone()["uid"]) for e in lost)
+
+        # daily digest: changes wait for the digest, which lists them all
+        db.execute("UPDATE websites SET webhook_mode = 'daily_digest' WHERE id = %s", (website_id,))
+        waiting = [new_event(db, website_id, product_id) for _ in range(2)]
+        db.execute("UPDATE change_events SET created_at = now() - interval '1 day' WHERE id = ANY(%s)", (waiting,))
+        assert scheduler.sweep_outbox() == []  # not delivered one by one
+        [digest_id] = scheduler.make_digests()
+        deliver(digest_id)
+        digest = receiver.events()[-1]
+    assert digest["type"] == "digest" and len(digest["changes"]) == 2
+    assert all(c["type"] == "price_changed" for c in digest["changes"])
+    settled = db.execute("SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND delivered_at IS NOT NULL",
+                         (waiting,)).fetchone()["n"]
+    assert settled == 2
