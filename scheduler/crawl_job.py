@@ -54,6 +54,8 @@ def run_crawl(website_id: int, kind: str, product_ids: list[int] | None = None) 
             return {"website_id": website_id, "skipped": "website deleted"}
         if kind != "discovery" and website["status"] not in ("active", "pending_approval"):
             return {"website_id": website_id, "skipped": f"website is {website['status']}"}
+        if kind == "discovery" and website["status"] != "pending_discovery":
+            return {"website_id": website_id, "skipped": f"discovery already done: website is {website['status']}"}
 
         lock_key = locks.domain_lock_key(website["domain"])
         token = locks.acquire(redis, lock_key, settings["OBSRV_CRAWL_LOCK_SECONDS"])

@@ -8,9 +8,11 @@ Each tick:
    ``next_crawl_at`` moves to the schedule's next slot.
 2. **Outbox sweep** — change events neither delivered nor exhausted, due for longer than
    OBSRV_OUTBOX_GRACE_SECONDS and with no live job, are queued again (a lost Redis job loses nothing).
-3. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
+3. **Lost discoveries** — a website still pending discovery ten minutes after its last change, with no
+   discovery run in the last hour, gets its discovery queued again.
+4. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
    changes become one digest event, delivered like any other.
-4. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
+5. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
 """
 
 from __future__ import annotations
@@ -79,6 +81,18 @@ class Scheduler:
                 websites_q.set_next_crawl(conn, website["id"], websites_q.next_run(website["schedule"], max(now, slot)))
         return queued
 
+    def requeue_lost_discoveries(self) -> list[str]:
+        """A website whose discovery job never ran (Redis lost it, or was down at registration) gets one."""
+        queued = []
+        with self.pool.connection() as conn:
+            stuck = websites_q.stuck_in_discovery(conn)
+        for website in stuck:
+            job_id = crawl_job_id(website["id"], "discovery", "sweep" + datetime.now(timezone.utc).strftime("%Y%m%d%H"))
+            if self._job_live(job_id) is None:
+                enqueue_crawl(self.redis, website["id"], "discovery", settings=self.settings, job_id=job_id)
+                queued.append(job_id)
+        return queued
+
     def sweep_outbox(self) -> list[int]:
         requeued = []
         with self.pool.connection() as conn:
@@ -124,7 +138,7 @@ class Scheduler:
                     conn, months_ahead=self.settings["OBSRV_PARTITION_MONTHS_AHEAD"])
             self._partitions_checked = now
         for name, step in (("crawls_queued", self.enqueue_due_crawls), ("events_requeued", self.sweep_outbox),
-                           ("digests", self.make_digests)):
+                           ("digests", self.make_digests), ("discoveries_requeued", self.requeue_lost_discoveries)):
             try:
                 done[name] = step()
             except Exception:  # one failing step must not starve the others
@@ -139,7 +153,8 @@ class Scheduler:
             started = time.monotonic()
             try:
                 done = self.tick()
-                busy = any(done.get(k) for k in ("partitions_created", "crawls_queued", "events_requeued", "digests"))
+                busy = any(done.get(k) for k in ("partitions_created", "crawls_queued", "events_requeued", "digests",
+                                                 "discoveries_requeued"))
                 log.log(logging.INFO if busy else logging.DEBUG, "tick", extra=done)
             except Exception:  # a bad tick (database restarting, say) must not end the loop
                 log.exception("tick failed")

@@ -40,6 +40,16 @@ def claim_due(conn, limit: int = 500) -> list[dict]:
             ORDER BY next_crawl_at LIMIT %s FOR UPDATE SKIP LOCKED""", (limit,)).fetchall()
 
 
+def stuck_in_discovery(conn, *, idle_seconds: int = 600, limit: int = 100) -> list[dict]:
+    """Websites waiting for a discovery that never started (its job was lost): none ran in the last hour."""
+    return conn.execute(
+        """SELECT w.id FROM websites w
+            WHERE w.status = 'pending_discovery' AND w.updated_at < now() - make_interval(secs => %s)
+              AND NOT EXISTS (SELECT 1 FROM crawl_runs r WHERE r.website_id = w.id AND r.kind = 'discovery'
+                                 AND (r.status = 'running' OR r.started_at > now() - interval '1 hour'))
+            ORDER BY w.id LIMIT %s""", (idle_seconds, limit)).fetchall()
+
+
 def set_next_crawl(conn, website_id: int, when: datetime) -> None:
     conn.execute("UPDATE websites SET next_crawl_at = %s WHERE id = %s", (when, website_id))
 

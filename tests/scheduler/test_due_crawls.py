@@ -57,3 +57,16 @@ def test_many_websites_due_at_once_are_spread(db, services):
     assert len(registry.get_job_ids()) == sum(1 for i in ids if spread_offset(i, 600) > 0)
     offsets = {spread_offset(i, 600) for i in ids}
     assert len(offsets) > 10 and max(offsets) < 600
+
+
+def test_a_lost_discovery_job_is_queued_again(db, services):
+    lost = website(db, status="pending_discovery")
+    fresh = website(db, status="pending_discovery")
+    db.execute("UPDATE websites SET updated_at = now() - interval '11 minutes' WHERE id = %s", (lost,))
+    scheduler = scheduler_for(services)
+    queued = scheduler.requeue_lost_discoveries()
+    assert len(queued) == 1 and queued[0].startswith(f"crawl-{lost}-discovery-")
+    assert scheduler.requeue_lost_discoveries() == []  # its job is waiting: not twice
+    jobs = Queue("crawl", connection=get_redis(services.redis_url)).jobs
+    assert [j.args for j in jobs] == [(lost, "discovery")]
+    assert fresh not in [j.args[0] for j in jobs]
