@@ -4,7 +4,7 @@ Every OBSRV_HEARTBEAT_SECONDS it stamps ``heartbeat_at`` (so a crawl whose
 worker died can be told from a slow one) and renews the per-domain Redis
 lock its job holds. On ``spider_closed`` (after the pipelines have flushed)
 it records the outcome the spider summarises, and for discovery moves the
-website to pending_approval, or to failed.
+website to pending_approval (failures are settled by the crawl job, scheduler.outcomes).
 """
 
 from __future__ import annotations
@@ -78,14 +78,11 @@ class CrawlRunExtension:
                                       error_type=outcome.get("error_type"),
                                       error_message=outcome.get("error_message"),
                                       error_products=outcome.get("error_products"))
-            if spider.name == "discovery":
+            if spider.name == "discovery" and outcome.get("candidates"):
                 website = websites_q.get(conn, spider.website_id, for_update=True)
                 if website and website["status"] == "pending_discovery":
-                    if outcome.get("candidates"):
-                        websites_q.set_status(conn, spider.website_id, "pending_approval",
-                                              f"{outcome['candidates']} product pages found")
-                    else:
-                        websites_q.set_status(conn, spider.website_id, "failed", outcome.get("error_message"))
+                    websites_q.set_status(conn, spider.website_id, "pending_approval",
+                                          f"{outcome['candidates']} product pages found")
         log.info("crawl finished", extra={"crawl_run_id": spider.crawl_run_id, "website_id": spider.website_id,
                                           "status": outcome["status"], "reason": reason,
                                           "pages": self.pages(), "finished": bool(run)})

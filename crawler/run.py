@@ -45,6 +45,7 @@ def crawl_settings(settings: dict, website: dict | None = None, *, spider: str =
     s.set("OBSRV_DISCOVERY_MIN_SCORE", settings["OBSRV_DISCOVERY_MIN_SCORE"])
     s.set("OBSRV_CRAWL_LOCK_SECONDS", settings["OBSRV_CRAWL_LOCK_SECONDS"])
     s.set("OBSRV_WEBHOOKS_ENABLED", settings["OBSRV_WEBHOOKS_ENABLED"])
+    s.set("OBSRV_HEARTBEAT_SECONDS", settings["OBSRV_HEARTBEAT_SECONDS"])
     s.set("OBSRV_SUSPICIOUS_FACTOR", settings["OBSRV_SUSPICIOUS_FACTOR"])
     s.set("CLOSESPIDER_TIMEOUT", settings["OBSRV_CRAWL_TIMEOUT"])
     s.set("LOG_LEVEL", settings["OBSRV_LOG_LEVEL"])

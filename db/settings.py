@@ -58,6 +58,9 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_SECRET_GRACE_SECONDS": (3600, int, "After a rotation, how long the previous signing secret still signs."),
     "OBSRV_OUTBOX_GRACE_SECONDS": (60.0, float, "An event due this long without being delivered is re-queued by the sweep."),
     "OBSRV_DIGEST_HOUR": (0, int, "Hour (UTC) at which daily-digest websites get the previous day's changes."),
+    "OBSRV_AUTO_PAUSE_FAILURES": (3, int, "Consecutive failed crawls after which a website is paused (0: never)."),
+    "OBSRV_HEARTBEAT_SECONDS": (15.0, float, "How often a running crawl stamps its crawl run."),
+    "OBSRV_CRAWL_DEAD_SECONDS": (120.0, float, "A running crawl silent this long lost its worker: it is marked failed."),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

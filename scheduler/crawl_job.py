@@ -5,8 +5,10 @@
 2. Opens a ``crawl_runs`` row, then runs ``python -m crawler.run`` as a child
    process (a fresh reactor per crawl, a hard time limit).
 3. If the child died without closing its run (killed, crashed, timed out), the
-   run is closed here as failed (``internal``), and a discovery that never
-   finished fails the website with the reason.
+   run is closed here as failed (``internal``). Then the outcome is settled
+   (scheduler.outcomes): a failed discovery fails the website; consecutive
+   failed crawls are counted and pause the website after
+   OBSRV_AUTO_PAUSE_FAILURES, with a ``website.paused`` event in the outbox.
 
 Importable without Flask; idempotent for a given job id (the run row is keyed
 by it).
@@ -32,6 +34,7 @@ from db.queries import crawls as crawls_q
 from db.queries import websites as websites_q
 from db.redis_client import get_redis
 from db.settings import load_settings
+from scheduler.outcomes import settle
 
 log = logging.getLogger("obsrv.crawl_job")
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,11 +83,9 @@ def run_crawl(website_id: int, kind: str, product_ids: list[int] | None = None) 
             error = _run_child(command, settings["OBSRV_CRAWL_TIMEOUT"] + KILL_GRACE_SECONDS)
             final = crawls_q.get_run(conn, run["id"])
             if final["status"] == "running":  # the child never closed its run
-                with conn.transaction():
-                    final = crawls_q.finish_run(conn, run["id"], status="failed", error_type="internal",
-                                                error_message=error or "crawl process ended without a result")
-                    if kind == "discovery":
-                        _fail_discovery(conn, website_id, final["error_message"])
+                final = crawls_q.finish_run(conn, run["id"], status="failed", error_type="internal",
+                                            error_message=error or "crawl process ended without a result")
+            settle(conn, redis, settings, final)
             return {"website_id": website_id, "crawl_run_id": run["id"], "status": final["status"],
                     "products_ok": final["products_ok"], "products_failed": final["products_failed"]}
         finally:
@@ -102,9 +103,3 @@ def _run_child(command: list[str], timeout: float) -> str | None:
         tail = " | ".join(result.stderr.strip().splitlines()[-3:])
         return f"crawl process exited with {result.returncode}: {tail[-1500:]}"
     return None
-
-
-def _fail_discovery(conn, website_id: int, reason: str) -> None:
-    website = websites_q.get(conn, website_id, for_update=True)
-    if website and website["status"] == "pending_discovery":
-        websites_q.set_status(conn, website_id, "failed", reason)

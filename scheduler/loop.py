@@ -10,9 +10,11 @@ Each tick:
    OBSRV_OUTBOX_GRACE_SECONDS and with no live job, are queued again (a lost Redis job loses nothing).
 3. **Lost discoveries** — a website still pending discovery ten minutes after its last change, with no
    discovery run in the last hour, gets its discovery queued again.
-4. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
+4. **Dead crawls** — a running crawl whose heartbeat stopped for OBSRV_CRAWL_DEAD_SECONDS lost its
+   worker: it is marked failed (internal) and counts toward auto-pause.
+5. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
    changes become one digest event, delivered like any other.
-5. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
+6. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from rq.job import Job, JobStatus
 from db.jobs import crawl_job_id, delivery_job_id, enqueue_crawl, enqueue_delivery
 from db.partitions import ensure_observation_partitions
 from db.pool import get_pool
+from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 from db.redis_client import get_redis
+from scheduler.outcomes import settle
 
 log = logging.getLogger("obsrv.scheduler")
 HEARTBEAT_KEY = "obsrv:scheduler:heartbeat"
@@ -80,6 +84,16 @@ class Scheduler:
                     queued.append(job_id)
                 websites_q.set_next_crawl(conn, website["id"], websites_q.next_run(website["schedule"], max(now, slot)))
         return queued
+
+    def reap_dead_crawls(self) -> list[int]:
+        """Crawls whose worker died (no heartbeat) are closed as failed and settled like any other."""
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                dead = crawls_q.reap_dead(conn, self.settings["OBSRV_CRAWL_DEAD_SECONDS"])
+            for run in dead:
+                log.warning("crawl lost its worker", extra={"crawl_run_id": run["id"], "website_id": run["website_id"]})
+                settle(conn, self.redis, self.settings, run)
+        return [run["id"] for run in dead]
 
     def requeue_lost_discoveries(self) -> list[str]:
         """A website whose discovery job never ran (Redis lost it, or was down at registration) gets one."""
@@ -138,7 +152,8 @@ class Scheduler:
                     conn, months_ahead=self.settings["OBSRV_PARTITION_MONTHS_AHEAD"])
             self._partitions_checked = now
         for name, step in (("crawls_queued", self.enqueue_due_crawls), ("events_requeued", self.sweep_outbox),
-                           ("digests", self.make_digests), ("discoveries_requeued", self.requeue_lost_discoveries)):
+                           ("digests", self.make_digests), ("discoveries_requeued", self.requeue_lost_discoveries),
+                           ("dead_crawls", self.reap_dead_crawls)):
             try:
                 done[name] = step()
             except Exception:  # one failing step must not starve the others
@@ -154,7 +169,7 @@ class Scheduler:
             try:
                 done = self.tick()
                 busy = any(done.get(k) for k in ("partitions_created", "crawls_queued", "events_requeued", "digests",
-                                                 "discoveries_requeued"))
+                                                 "discoveries_requeued", "dead_crawls"))
                 log.log(logging.INFO if busy else logging.DEBUG, "tick", extra=done)
             except Exception:  # a bad tick (database restarting, say) must not end the loop
                 log.exception("tick failed")

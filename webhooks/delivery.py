@@ -110,10 +110,14 @@ def attempt(conn, event: dict, settings: dict) -> dict:
     """Deliver a locked event once and record the outcome (in the caller's transaction)."""
     number = event["attempts"] + 1
     secrets_ = q.signing_secrets(conn, event["client_id"])
-    body = payload(conn, event)
-    headers = sign(body, secrets_, str(event["uid"]))
-    result = post(event["webhook_url"], body, headers, timeout=settings["OBSRV_WEBHOOK_TIMEOUT"],
-                  allow_private=settings["OBSRV_ALLOW_PRIVATE_TARGETS"])
+    if secrets_:
+        body = payload(conn, event)
+        headers = sign(body, secrets_, str(event["uid"]))
+        result = post(event["webhook_url"], body, headers, timeout=settings["OBSRV_WEBHOOK_TIMEOUT"],
+                      allow_private=settings["OBSRV_ALLOW_PRIVATE_TARGETS"])
+    else:  # never send unsigned: say what to do instead
+        result = {"status_code": None, "latency_ms": 0, "retry_after": None,
+                  "error": "no signing secret: create one with POST /v1/auth/webhook-secret"}
     success = result["status_code"] is not None and 200 <= result["status_code"] < 300
     q.record_attempt(conn, event_id=event["id"], website_id=event["website_id"], attempt=number,
                      url=event["webhook_url"], status_code=result["status_code"], latency_ms=result["latency_ms"],

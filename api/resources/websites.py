@@ -399,3 +399,90 @@ def test_webhook(website_id):
             webhooks_q.mark_exhausted(conn, event_id, 1)
     return {"event_id": str(event["uid"]), "delivered": result["success"], "status_code": result["status_code"],
             "latency_ms": result["latency_ms"], "error": result["error"]}
+
+
+class CrawlRunSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"enum": ["discovery", "baseline", "scheduled", "manual"]})
+    status = ma.fields.String(metadata={"enum": ["running", "succeeded", "partially_failed", "failed"]})
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    duration_ms = ma.fields.Integer(allow_none=True)
+    pages_fetched = ma.fields.Integer()
+    products_attempted = ma.fields.Integer()
+    products_ok = ma.fields.Integer()
+    products_failed = ma.fields.Integer()
+    changes_detected = ma.fields.Integer()
+    error_type = ma.fields.String(allow_none=True, metadata={
+        "enum": ["timeout", "dns", "network", "http_status", "blocked", "parse", "robots", "internal"]})
+    error_message = ma.fields.String(allow_none=True)
+    error_products = ma.fields.List(ma.fields.Dict(), metadata={"description": "up to 100 failed pages"})
+
+
+class CrawlLogQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(("running", "succeeded", "partially_failed", "failed")))
+
+
+class LastErrorSchema(ma.Schema):
+    at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.String()
+    error_type = ma.fields.String(allow_none=True)
+    error_message = ma.fields.String(allow_none=True)
+
+
+class CrawlHealthSchema(ma.Schema):
+    website_id = ma.fields.Integer()
+    window_days = ma.fields.Integer()
+    crawls = ma.fields.Integer(metadata={"description": "finished crawls in the window"})
+    success_rate = ma.fields.Float(allow_none=True, metadata={"description": "succeeded / finished, 0..1"})
+    avg_duration_ms = ma.fields.Integer(allow_none=True)
+    last_success_at = ma.fields.DateTime(allow_none=True)
+    last_error = ma.fields.Nested(LastErrorSchema, allow_none=True)
+    consecutive_failures = ma.fields.Integer()
+    alert_status = ma.fields.String(metadata={"enum": ["ok", "degraded", "failing"]})
+    website_status = ma.fields.String()
+
+
+@blp.route("/<int:website_id>/crawl-logs", methods=["GET"])
+@blp.requires("read")
+@blp.arguments(CrawlLogQuerySchema, location="query")
+@blp.response(200, CrawlRunSchema(many=True))
+@blp.paginate()
+def crawl_logs(args, website_id, pagination_parameters):
+    """The website's crawls, newest first, with counts and typed errors; filter by status."""
+    limit, offset = page_args(pagination_parameters)
+    with pool().connection() as conn:
+        _own_website(conn, website_id)
+        rows, total = crawls_q.page_runs(conn, website_id, status=args.get("status"), limit=limit, offset=offset)
+    pagination_parameters.item_count = total
+    return rows
+
+
+def alert_status(health: dict, website: dict) -> str:
+    """failing: paused by failures or failing now; degraded: some recent failures; ok otherwise."""
+    failures = website["consecutive_failures"]
+    if failures >= 2 or (website["status"] == "paused" and failures > 0):
+        return "failing"
+    if failures == 1 or (health["success_rate"] is not None and health["success_rate"] < 0.9):
+        return "degraded"
+    return "ok"
+
+
+@blp.route("/<int:website_id>/health", methods=["GET"])
+@blp.requires("read")
+@blp.response(200, CrawlHealthSchema)
+def website_health(website_id):
+    """Crawl health over the last 7 days: success rate, duration, last success and error, alert status."""
+    with pool().connection() as conn:
+        website = _own_website(conn, website_id)
+        stats = crawls_q.health(conn, website_id, days=7)
+    finished = stats["finished"]
+    health = {
+        "website_id": website_id, "window_days": 7, "crawls": finished,
+        "success_rate": round(stats["succeeded"] / finished, 4) if finished else None,
+        "avg_duration_ms": int(stats["avg_duration_ms"]) if stats["avg_duration_ms"] is not None else None,
+        "last_success_at": stats["last_success_at"], "last_error": stats["last_error"],
+        "consecutive_failures": website["consecutive_failures"], "website_status": website["status"],
+    }
+    health["alert_status"] = alert_status(health, website)
+    return health

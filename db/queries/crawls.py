@@ -63,6 +63,65 @@ def finish_run(conn, run_id: int, *, status: str, pages_fetched: int | None = No
     ).fetchone()
 
 
+def reap_dead(conn, silent_seconds: float) -> list[dict]:
+    """Close the running crawls whose heartbeat stopped (their worker died): failed, internal."""
+    return conn.execute(
+        f"""UPDATE crawl_runs SET status = 'failed', finished_at = now(),
+                   duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int, error_type = 'internal',
+                   error_message = 'worker lost: no heartbeat since ' || to_char(heartbeat_at AT TIME ZONE 'UTC',
+                                                                                 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+             WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => %s)
+         RETURNING {RUN_COLUMNS}""", (silent_seconds,)).fetchall()
+
+
+def record_outcome(conn, website_id: int, *, failed: bool, pause_after: int) -> dict | None:
+    """Count consecutive failed crawls; pause the website after ``pause_after`` of them.
+
+    Returns the website row if this outcome paused it (the caller announces it), else None.
+    """
+    row = conn.execute(
+        """UPDATE websites SET consecutive_failures = CASE WHEN %s THEN consecutive_failures + 1 ELSE 0 END
+            WHERE id = %s RETURNING id, status, consecutive_failures, name""", (failed, website_id)).fetchone()
+    if not row or not failed or pause_after <= 0 or row["status"] != "active":
+        return None
+    if row["consecutive_failures"] < pause_after:
+        return None
+    conn.execute("UPDATE websites SET status = 'paused', status_reason = %s, updated_at = now() WHERE id = %s",
+                 (f"paused automatically after {row['consecutive_failures']} consecutive failed crawls", website_id))
+    return row
+
+
+def page_runs(conn, website_id: int, *, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+    where, params = "website_id = %s", [website_id]
+    if status:
+        where += " AND status = %s"
+        params.append(status)
+    total = conn.execute(f"SELECT count(*) AS n FROM crawl_runs WHERE {where}", params).fetchone()["n"]
+    rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM crawl_runs WHERE {where} ORDER BY started_at DESC, id DESC "
+                        "LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
+    return rows, total
+
+
+def health(conn, website_id: int, days: int = 7) -> dict:
+    """Crawl health over the last ``days`` days."""
+    stats = conn.execute(
+        """SELECT count(*) FILTER (WHERE status <> 'running') AS finished,
+                  count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                  count(*) FILTER (WHERE status = 'partially_failed') AS partially_failed,
+                  count(*) FILTER (WHERE status = 'failed') AS failed,
+                  avg(duration_ms) FILTER (WHERE status <> 'running') AS avg_duration_ms
+             FROM crawl_runs WHERE website_id = %s AND kind <> 'discovery'
+              AND started_at > now() - make_interval(days => %s)""", (website_id, days)).fetchone()
+    last_success = conn.execute(
+        "SELECT max(finished_at) AS at FROM crawl_runs WHERE website_id = %s AND status = 'succeeded'",
+        (website_id,)).fetchone()["at"]
+    last_error = conn.execute(
+        """SELECT finished_at AS at, status, error_type, error_message FROM crawl_runs
+            WHERE website_id = %s AND status IN ('failed', 'partially_failed')
+            ORDER BY started_at DESC, id DESC LIMIT 1""", (website_id,)).fetchone()
+    return {**stats, "last_success_at": last_success, "last_error": last_error}
+
+
 def products_to_crawl(conn, website_id: int, product_ids: list[int] | None = None) -> list[dict]:
     """Approved products of a website (optionally only some), with their latest state for the diff."""
     sql = """SELECT id, url, identity, name, price, currency, availability, last_ok_at,

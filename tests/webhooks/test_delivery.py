@@ -218,3 +218,15 @@ def test_sweep_requeues_lost_jobs_and_daily_digests(db, hook_env, client_with_we
     settled = db.execute("SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND delivered_at IS NOT NULL",
                          (waiting,)).fetchone()["n"]
     assert settled == 2
+
+
+def test_nothing_unsigned_is_ever_sent(db, hook_env, client_with_website):
+    client_id, _k, website_id, product_id = client_with_website
+    db.execute("DELETE FROM webhook_secrets WHERE client_id = %s", (client_id,))
+    with Receiver() as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        deliver(event_id)
+    assert receiver.received == []
+    error = db.execute("SELECT error FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchone()["error"]
+    assert "no signing secret" in error
