@@ -61,6 +61,9 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_AUTO_PAUSE_FAILURES": (3, int, "Consecutive failed crawls after which a website is paused (0: never)."),
     "OBSRV_HEARTBEAT_SECONDS": (15.0, float, "How often a running crawl stamps its crawl run."),
     "OBSRV_CRAWL_DEAD_SECONDS": (120.0, float, "A running crawl silent this long lost its worker: it is marked failed."),
+    "OBSRV_RETENTION_DAYS": (365, int, "Observations older than this are dropped, whole monthly partitions at a time."),
+    "OBSRV_DELIVERY_RETENTION_DAYS": (90, int, "webhook_deliveries rows older than this are deleted."),
+    "OBSRV_CRAWL_RUN_RETENTION_DAYS": (365, int, "crawl_runs rows older than this are deleted."),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

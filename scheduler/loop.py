@@ -14,7 +14,8 @@ Each tick:
    worker: it is marked failed (internal) and counts toward auto-pause.
 5. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
    changes become one digest event, delivered like any other.
-6. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
+6. **Lifecycle** — monthly statistics daily, retention weekly (scheduler.lifecycle).
+7. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 from db.redis_client import get_redis
+from scheduler.lifecycle import aggregate_completed_months, apply_retention
 from scheduler.outcomes import settle
 
 log = logging.getLogger("obsrv.scheduler")
@@ -142,6 +144,17 @@ class Scheduler:
                 log.exception("could not queue a digest; the sweep will", extra={"event_id": digest_id})
         return made
 
+    def lifecycle(self) -> dict:
+        """Statistics daily, retention weekly: once per period across schedulers (a Redis guard)."""
+        now = datetime.now(timezone.utc)
+        done = {}
+        with self.pool.connection() as conn:
+            if self.redis.set(f"obsrv:lifecycle:statistics:{now:%Y-%m-%d}", 1, nx=True, ex=3 * 86400):
+                done["statistics"] = aggregate_completed_months(conn)
+            if self.redis.set(f"obsrv:lifecycle:retention:{now:%G-W%V}", 1, nx=True, ex=14 * 86400):
+                done["retention"] = apply_retention(conn, self.settings)
+        return done
+
     def tick(self) -> dict:
         """One round of work; returns what it did."""
         done: dict = {"tick": self.ticks + 1, "at": datetime.now(timezone.utc).isoformat()}
@@ -153,7 +166,7 @@ class Scheduler:
             self._partitions_checked = now
         for name, step in (("crawls_queued", self.enqueue_due_crawls), ("events_requeued", self.sweep_outbox),
                            ("digests", self.make_digests), ("discoveries_requeued", self.requeue_lost_discoveries),
-                           ("dead_crawls", self.reap_dead_crawls)):
+                           ("dead_crawls", self.reap_dead_crawls), ("lifecycle", self.lifecycle)):
             try:
                 done[name] = step()
             except Exception:  # one failing step must not starve the others
@@ -169,7 +182,7 @@ class Scheduler:
             try:
                 done = self.tick()
                 busy = any(done.get(k) for k in ("partitions_created", "crawls_queued", "events_requeued", "digests",
-                                                 "discoveries_requeued", "dead_crawls"))
+                                                 "discoveries_requeued", "dead_crawls", "lifecycle"))
                 log.log(logging.INFO if busy else logging.DEBUG, "tick", extra=done)
             except Exception:  # a bad tick (database restarting, say) must not end the loop
                 log.exception("tick failed")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from datetime import datetime, timedelta, timezone
+
 import marshmallow as ma
 from flask import g
 from flask_smorest import abort
@@ -9,6 +13,8 @@ from flask_smorest import abort
 from api.auth import Blueprint
 from api.deps import pool
 from api.pagination import page_args
+from db.partitions import add_months
+from db.queries import history as history_q
 from db.queries import products as q
 
 blp = Blueprint("products", __name__, url_prefix="/v1/products", description="Watched products")
@@ -28,13 +34,20 @@ class ProductSchema(ma.Schema):
     brand = ma.fields.String(allow_none=True)
     image = ma.fields.String(allow_none=True)
     last_observed_at = ma.fields.DateTime(allow_none=True)
+    last_changed_at = ma.fields.DateTime(allow_none=True, metadata={"description": "last price or stock change"})
     sources = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                              metadata={"description": "which extractor gave each field", "example": {"price": "jsonld"}})
+
+
+SORTS = ("name", "-name", "price", "-price", "last_change", "-last_change", "id", "-id")
 
 
 class ProductQuerySchema(ma.Schema):
     website_id = ma.fields.Integer()
     availability = ma.fields.String(validate=ma.validate.OneOf(AVAILABILITY))
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={"description": "name contains"})
+    sort = ma.fields.String(load_default="id", validate=ma.validate.OneOf(SORTS),
+                            metadata={"description": "name, price or last_change; '-' for descending"})
 
 
 @blp.route("", methods=["GET"])
@@ -47,7 +60,8 @@ def list_products(args, pagination_parameters):
     limit, offset = page_args(pagination_parameters)
     with pool().connection() as conn:
         rows, total = q.page_for_client(conn, g.principal.client_id, website_id=args.get("website_id"),
-                                        availability=args.get("availability"), limit=limit, offset=offset)
+                                        availability=args.get("availability"), search=args.get("q"),
+                                        sort=args["sort"], limit=limit, offset=offset)
     pagination_parameters.item_count = total
     return rows
 
@@ -61,3 +75,129 @@ def get_product(product_id):
     if product is None:
         abort(404, message=f"No product {product_id}")
     return product
+
+
+MAX_RANGE = timedelta(days=731)  # two years (one of them may be a leap year)
+
+
+class HistoryQuerySchema(ma.Schema):
+    start = ma.fields.AwareDateTime(metadata={"description": "ISO 8601 with timezone; default: end minus 2 years"})
+    end = ma.fields.AwareDateTime(metadata={"description": "ISO 8601 with timezone, exclusive; default: now"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 500))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200),
+                              metadata={"description": "next_cursor of the previous page"})
+    order = ma.fields.String(load_default="desc", validate=ma.validate.OneOf(("desc", "asc")))
+
+    @ma.validates_schema
+    def range_ok(self, data, **_kwargs):
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start >= end:
+                raise ma.ValidationError("start must be before end", "start")
+            if end - start > MAX_RANGE:
+                raise ma.ValidationError("the range may span at most 2 years", "end")
+
+
+class ObservationSchema(ma.Schema):
+    observed_at = ma.fields.DateTime()
+    price = ma.fields.Decimal(as_string=True, allow_none=True)
+    currency = ma.fields.String(allow_none=True)
+    availability = ma.fields.String(allow_none=True)
+    ok = ma.fields.Boolean(metadata={"description": "false: the page did not render the product"})
+    error = ma.fields.String(allow_none=True)
+    error_type = ma.fields.String(allow_none=True)
+    flagged = ma.fields.Boolean(metadata={"description": "a suspicious change the re-fetch did not confirm"})
+
+
+class HistorySchema(ma.Schema):
+    product_id = ma.fields.Integer()
+    order = ma.fields.String()
+    items = ma.fields.List(ma.fields.Nested(ObservationSchema))
+    next_cursor = ma.fields.String(allow_none=True, metadata={"description": "null on the last page"})
+
+
+def _encode_cursor(row: dict) -> str:
+    raw = f"{row['observed_at'].isoformat()}|{row['id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, row_id = raw.split("|")
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise ValueError
+        return when, int(row_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        abort(400, message="Invalid request: see errors for each field",
+              errors={"query": {"cursor": ["not a cursor from this API"]}})
+
+
+def _own_product(conn, product_id: int) -> dict:
+    product = q.get_for_client(conn, product_id, g.principal.client_id)
+    if product is None:
+        abort(404, message=f"No product {product_id}")
+    return product
+
+
+@blp.route("/<int:product_id>/history", methods=["GET"])
+@blp.requires("read")
+@blp.arguments(HistoryQuerySchema, location="query")
+@blp.response(200, HistorySchema)
+def history(args, product_id):
+    """The product's observations in a time range, newest first (order=asc for oldest first).
+
+    Pages are keyset-paginated: pass `next_cursor` as `cursor` for the next page; any page costs the same.
+    """
+    end = args.get("end") or datetime.now(timezone.utc)
+    start = args.get("start") or end - MAX_RANGE
+    if "start" in args and "end" not in args and end - start > MAX_RANGE:
+        abort(400, message="Invalid request: see errors for each field",
+              errors={"query": {"start": ["the range may span at most 2 years"]}})
+    after = _decode_cursor(args["cursor"]) if args.get("cursor") else None
+    descending = args["order"] == "desc"
+    with pool().connection() as conn:
+        _own_product(conn, product_id)
+        rows = history_q.history_page(conn, product_id, start=start, end=end, limit=args["limit"] + 1,
+                                      descending=descending, after=after)
+    more = len(rows) > args["limit"]
+    rows = rows[:args["limit"]]
+    return {"product_id": product_id, "order": args["order"], "items": rows,
+            "next_cursor": _encode_cursor(rows[-1]) if more else None}
+
+
+class StatisticsQuerySchema(ma.Schema):
+    months = ma.fields.Integer(load_default=12, validate=ma.validate.Range(1, 36),
+                               metadata={"description": "how many months back, the current one included"})
+
+
+class MonthSchema(ma.Schema):
+    month = ma.fields.String(metadata={"example": "2026-11"})
+    currency = ma.fields.String(allow_none=True)
+    min_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    max_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    avg_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    last_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    observations = ma.fields.Integer()
+    ok_observations = ma.fields.Integer()
+    in_stock_ratio = ma.fields.Float(allow_none=True)
+    live = ma.fields.Boolean(metadata={"description": "computed now (the current month) rather than stored"})
+
+
+@blp.route("/<int:product_id>/statistics", methods=["GET"])
+@blp.requires("read")
+@blp.arguments(StatisticsQuerySchema, location="query")
+@blp.response(200, MonthSchema(many=True))
+def statistics(args, product_id):
+    """Per month: min, max, average and last price, observations, in-stock ratio (oldest month first)."""
+    this_month = datetime.now(timezone.utc).date().replace(day=1)
+    since = add_months(this_month, -(args["months"] - 1))
+    with pool().connection() as conn:
+        _own_product(conn, product_id)
+        stored = history_q.stored_statistics(conn, product_id, since, this_month)
+        live = history_q.live_statistics(conn, product_id, this_month)
+    months = [{**row, "live": False} for row in stored] + [{**row, "live": True} for row in live]
+    for row in months:
+        row["month"] = row["month"].strftime("%Y-%m")
+    return months

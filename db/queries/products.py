@@ -4,7 +4,7 @@ from __future__ import annotations
 
 MAX_APPROVED = 100
 PUBLIC_COLUMNS = """p.id, p.website_id, p.url, p.name, p.price, p.currency, p.availability, p.sku, p.gtin, p.brand,
-    p.image, p.status, p.discovery_score AS score, p.last_observed_at, p.last_ok_at, p.sources"""
+    p.image, p.status, p.discovery_score AS score, p.last_observed_at, p.last_ok_at, p.last_changed_at, p.sources"""
 
 
 def candidates(conn, website_id: int, *, limit: int, offset: int) -> tuple[list[dict], int]:
@@ -53,8 +53,11 @@ def approve(conn, website_id: int, product_ids: list[int]) -> tuple[list[int], i
     return new, already + len(new)
 
 
+SORT_COLUMNS = {"name": "p.name", "price": "p.price", "last_change": "p.last_changed_at", "id": "p.id"}
+
+
 def page_for_client(conn, client_id: int, *, website_id: int | None, availability: str | None,
-                    limit: int, offset: int) -> tuple[list[dict], int]:
+                    limit: int, offset: int, search: str | None = None, sort: str = "id") -> tuple[list[dict], int]:
     where = ["w.client_id = %s", "p.status = 'approved'"]
     params: list = [client_id]
     if website_id is not None:
@@ -63,10 +66,15 @@ def page_for_client(conn, client_id: int, *, website_id: int | None, availabilit
     if availability:
         where.append("p.availability = %s")
         params.append(availability)
+    if search:
+        where.append("p.name ILIKE %s")
+        params.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     clause = " AND ".join(where)
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    direction = "DESC NULLS LAST" if sort.startswith("-") else "ASC NULLS LAST"
     base = f"FROM products p JOIN websites w ON w.id = p.website_id WHERE {clause}"
     total = conn.execute(f"SELECT count(*) AS n {base}", params).fetchone()["n"]
-    rows = conn.execute(f"SELECT {PUBLIC_COLUMNS} {base} ORDER BY p.id LIMIT %s OFFSET %s",
+    rows = conn.execute(f"SELECT {PUBLIC_COLUMNS} {base} ORDER BY {column} {direction}, p.id LIMIT %s OFFSET %s",
                         [*params, limit, offset]).fetchall()
     return rows, total
 

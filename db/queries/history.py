@@ -1,0 +1,102 @@
+"""Product history (observations), monthly statistics, and the data lifecycle.
+
+History pages are keyset-paginated on ``(observed_at, id)`` — the primary key's order — so page 1,000
+costs what page 1 costs, and the time range prunes ``observations`` to the months it touches.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from psycopg import sql
+
+from db.partitions import PARENT, add_months, existing_partitions, month_start, partition_name
+
+
+def history_page(conn, product_id: int, *, start: datetime, end: datetime, limit: int, descending: bool,
+                 after: tuple[datetime, int] | None) -> list[dict]:
+    """One page of a product's observations in [start, end), after the cursor ``(observed_at, id)``."""
+    keyset = ""
+    params: list = [product_id, start, end]
+    if after is not None:
+        keyset = "AND (observed_at, id) < (%s, %s)" if descending else "AND (observed_at, id) > (%s, %s)"
+        params += list(after)
+    direction = "DESC" if descending else "ASC"
+    return conn.execute(
+        f"""SELECT id, observed_at, price, currency, availability, ok, error_type, error, flagged
+              FROM observations
+             WHERE product_id = %s AND observed_at >= %s AND observed_at < %s {keyset}
+             ORDER BY observed_at {direction}, id {direction}
+             LIMIT %s""", [*params, limit]).fetchall()
+
+
+STATS_SELECT = """
+    SELECT product_id, date_trunc('month', observed_at AT TIME ZONE 'UTC')::date AS month,
+           (array_agg(currency ORDER BY observed_at DESC) FILTER (WHERE ok AND price IS NOT NULL))[1] AS currency,
+           min(price) FILTER (WHERE ok) AS min_price, max(price) FILTER (WHERE ok) AS max_price,
+           round(avg(price) FILTER (WHERE ok), 4) AS avg_price,
+           (array_agg(price ORDER BY observed_at DESC) FILTER (WHERE ok AND price IS NOT NULL))[1] AS last_price,
+           count(*) AS observations, count(*) FILTER (WHERE ok) AS ok_observations,
+           round((count(*) FILTER (WHERE ok AND availability IN ('InStock', 'LimitedAvailability')))::numeric
+                 / NULLIF(count(*) FILTER (WHERE ok AND availability IS NOT NULL), 0), 4) AS in_stock_ratio
+      FROM observations
+"""
+
+
+def live_statistics(conn, product_id: int, since: date) -> list[dict]:
+    """Monthly statistics computed from the observations themselves (the current month, say)."""
+    return conn.execute(
+        STATS_SELECT + " WHERE product_id = %s AND observed_at >= %s GROUP BY product_id, 2 ORDER BY 2",
+        (product_id, since)).fetchall()
+
+
+def stored_statistics(conn, product_id: int, since: date, before: date) -> list[dict]:
+    return conn.execute(
+        """SELECT product_id, month, currency, min_price, max_price, avg_price, last_price, observations,
+                  ok_observations, in_stock_ratio
+             FROM product_statistics WHERE product_id = %s AND month >= %s AND month < %s ORDER BY month""",
+        (product_id, since, before)).fetchall()
+
+
+def aggregate_month(conn, month: date) -> int:
+    """(Re)compute ``product_statistics`` for one calendar month from its observations. Returns the rows."""
+    first, nxt = month_start(month), add_months(month_start(month), 1)
+    cur = conn.execute(
+        "INSERT INTO product_statistics (product_id, month, currency, min_price, max_price, avg_price, last_price, "
+        "observations, ok_observations, in_stock_ratio) "
+        + STATS_SELECT +
+        """ WHERE observed_at >= %s AND observed_at < %s GROUP BY product_id, 2
+            ON CONFLICT (product_id, month) DO UPDATE SET
+                currency = EXCLUDED.currency, min_price = EXCLUDED.min_price, max_price = EXCLUDED.max_price,
+                avg_price = EXCLUDED.avg_price, last_price = EXCLUDED.last_price,
+                observations = EXCLUDED.observations, ok_observations = EXCLUDED.ok_observations,
+                in_stock_ratio = EXCLUDED.in_stock_ratio, computed_at = now()""",
+        (datetime(first.year, first.month, 1), datetime(nxt.year, nxt.month, 1)))
+    return cur.rowcount
+
+
+def partitions_before(conn, cutoff: date) -> list[date]:
+    """Months whose whole partition lies before ``cutoff`` (oldest first)."""
+    months = []
+    for name in existing_partitions(conn):
+        try:
+            month = date(int(name[-7:-3]), int(name[-2:]), 1)
+        except ValueError:
+            continue
+        if partition_name(month) == name and add_months(month, 1) <= cutoff:
+            months.append(month)
+    return sorted(months)
+
+
+def drop_month(conn, month: date) -> None:
+    """Detach and drop one monthly partition: no row-by-row deletes."""
+    name = sql.Identifier(partition_name(month))
+    conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(PARENT), name))
+    conn.execute(sql.SQL("DROP TABLE {}").format(name))
+
+
+def delete_older(conn, table: str, column: str, days: int) -> int:
+    """Row retention for the small tables (deliveries, crawl runs)."""
+    cur = conn.execute(sql.SQL("DELETE FROM {} WHERE {} < now() - make_interval(days => %s)").format(
+        sql.Identifier(table), sql.Identifier(column)), (days,))
+    return cur.rowcount
