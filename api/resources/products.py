@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime, timedelta, timezone
 
 import marshmallow as ma
-from flask import g
+from flask import Response, g
 from flask_smorest import abort
 
 from api.auth import Blueprint
@@ -99,6 +100,7 @@ class HistoryQuerySchema(ma.Schema):
 
 
 class ObservationSchema(ma.Schema):
+    id = ma.fields.Integer(metadata={"description": "the observation's id"})
     observed_at = ma.fields.DateTime()
     price = ma.fields.Decimal(as_string=True, allow_none=True)
     currency = ma.fields.String(allow_none=True)
@@ -116,8 +118,8 @@ class HistorySchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, metadata={"description": "null on the last page"})
 
 
-def _encode_cursor(row: dict) -> str:
-    raw = f"{row['observed_at'].isoformat()}|{row['id']}".encode()
+def _encode_cursor(observed_at: datetime, row_id: int) -> str:
+    raw = f"{observed_at.isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -158,13 +160,17 @@ def history(args, product_id):
     after = _decode_cursor(args["cursor"]) if args.get("cursor") else None
     descending = args["order"] == "desc"
     with pool().connection() as conn:
-        _own_product(conn, product_id)
-        rows = history_q.history_page(conn, product_id, start=start, end=end, limit=args["limit"] + 1,
-                                      descending=descending, after=after)
+        rows = history_q.history_page(conn, product_id, client_id=g.principal.client_id, start=start, end=end,
+                                      limit=args["limit"] + 1, descending=descending, after=after)
+        if not rows:  # nothing in range, or not this client's product: only now ask which
+            _own_product(conn, product_id)
     more = len(rows) > args["limit"]
     rows = rows[:args["limit"]]
-    return {"product_id": product_id, "order": args["order"], "items": rows,
-            "next_cursor": _encode_cursor(rows[-1]) if more else None}
+    next_cursor = json.dumps(_encode_cursor(*rows[-1][1:]) if more else None)
+    # The items are JSON already (see db.queries.history): assemble the HistorySchema body around them.
+    body = (f'{{"product_id":{product_id},"order":"{args["order"]}","items":[{",".join(r[0] for r in rows)}],'
+            f'"next_cursor":{next_cursor}}}')
+    return Response(body, mimetype="application/json")
 
 
 class StatisticsQuerySchema(ma.Schema):

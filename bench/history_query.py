@@ -1,0 +1,264 @@
+"""History queries at scale, through the real API (gunicorn, authentication, rate limit).
+
+Loads >= 10,000,000 observations with COPY — 100,000 products x 100 days, plus 10 "dense" products
+observed every hour for a year (for first and deep pages of 500 rows) — aggregates the monthly
+statistics, then measures p50/p95/p99 latency and requests/s, with the same concurrent keep-alive
+clients, for:
+
+  history first page   500 rows of a dense product's year (newest first)
+  history deep page    page 15 of the same, by cursor
+  history 30 days      a 30-day range of a random product
+  statistics           12 months of a random product
+  bare Flask           a constant JSON body of the size of a 500-row page (the ratio baseline)
+
+Targets: history p95 <= 25 ms; deep page within 1.5x of the first page; API >= 50% of bare req/s.
+
+    .venv/bin/python bench/history_query.py [--products 100000] [--days 100] [--requests 1000] [--clients 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+
+from api.auth import create_client  # noqa: E402
+from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from db.migrate import migrate  # noqa: E402
+from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
+from scheduler.lifecycle import aggregate_completed_months  # noqa: E402
+
+DENSE = 10
+BARE_APP = '''
+from flask import Flask
+app = Flask("bare")
+BODY = {"items": [{"observed_at": "2026-11-20T12:00:00+00:00", "price": "51.77", "currency": "GBP",
+                              "availability": "InStock", "ok": True, "error": None, "error_type": None,
+                              "flagged": False}] * 500, "next_cursor": "MjAyNi0xMS0yMFQxMjowMDowMCswMDowMHwxMjM0NQ"}
+@app.get("/bare")
+def bare():
+    return BODY  # Flask serializes it, as any endpoint would
+
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(conn, products: int, days: int) -> dict:
+    """Clients, websites, products and observations; returns what the scenarios need."""
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    client_id, _row, key, _secret = create_client(conn, "bench")
+    conn.execute("INSERT INTO websites (client_id, name, domain, seed_urls, status) "
+                 "SELECT %s, 'site ' || i, 'site' || i || '.test', ARRAY['https://site' || i || '.test/'], 'active' "
+                 "FROM generate_series(1, 100) AS i", (client_id,))
+    conn.execute("""INSERT INTO products (website_id, url, identity, name, price, currency, status)
+                    SELECT w.id, 'https://p.test/' || i, 'url:' || i, 'Product ' || i, 10 + (i %% 90), 'GBP', 'approved'
+                      FROM generate_series(1, %s) AS i JOIN websites w ON w.name = 'site ' || (1 + i %% 100)""",
+                 (products + DENSE,))
+    ids = [r["id"] for r in conn.execute("SELECT id FROM products ORDER BY id").fetchall()]
+    sparse, dense = ids[:products], ids[products:]
+    ensure_observation_partitions(conn, first=add_months(now.date().replace(day=1), -13), last=now.date())
+    started = time.perf_counter()
+    rows = 0
+    with conn.cursor() as cur:
+        try:
+            cur.execute("SET session_replication_role = replica")  # skip the FK trigger per row (superuser)
+        except psycopg.Error:
+            conn.rollback()
+        with cur.copy("COPY observations (product_id, observed_at, ok, price, currency, availability) "
+                      "FROM STDIN") as copy:
+            days_at = [(now - timedelta(days=d)).isoformat() for d in range(days)]
+            for n, product in enumerate(sparse):
+                buf = io.StringIO()
+                base = 10 + n % 90
+                for d, at in enumerate(days_at):
+                    buf.write(f"{product}\t{at}\tt\t{base + (d % 7) * 0.25:.2f}\tGBP\t"
+                              f"{'InStock' if (n + d) % 9 else 'OutOfStock'}\n")
+                copy.write(buf.getvalue())
+                rows += days
+            hours_at = [(now - timedelta(hours=h)).isoformat() for h in range(365 * 24)]
+            for product in dense:
+                buf = io.StringIO()
+                for h, at in enumerate(hours_at):
+                    buf.write(f"{product}\t{at}\tt\t{20 + (h % 24) * 0.1:.2f}\tGBP\tInStock\n")
+                copy.write(buf.getvalue())
+                rows += len(hours_at)
+        cur.execute("SET session_replication_role = DEFAULT")
+    conn.commit()
+    loaded = time.perf_counter() - started
+    conn.execute("ANALYZE observations")
+    conn.commit()
+    return {"key": key, "sparse": sparse, "dense": dense, "rows": rows, "load_seconds": loaded, "now": now}
+
+
+def run(port: int, paths: list[str], headers: dict, requests: int, clients: int) -> tuple[list[float], float]:
+    """`requests` GETs spread over `clients` keep-alive connections: (latencies, elapsed seconds)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors = []
+
+    def worker(share: int, seed: int):
+        rnd = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for _ in range(share):
+            path = rnd.choice(paths)
+            t = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - t)
+            if response.status != 200:
+                errors.append((path, response.status))
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(requests // clients, i)) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"errors: {errors[:3]}")
+    return latencies, elapsed
+
+
+def summary(latencies: list[float], elapsed: float) -> dict:
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000, "rps": len(latencies) / elapsed}
+
+
+def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "api" / "gunicorn.conf.py"), app],
+        cwd=cwd, env={**env, "OBSRV_PORT": str(port), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"{app} did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="scenarios alternate in rounds, so noise hits all alike")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-history-"))
+    servers, procs = [], []
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    try:
+        if not database_url:
+            servers.append(EmbeddedPostgres(workdir / "pg"))
+            database_url = servers[-1].start("obsrv_bench_history")
+        if not redis_url:
+            servers.append(EmbeddedRedis(workdir / "redis"))
+            redis_url = servers[-1].start()
+        migrate(database_url)
+        with psycopg.connect(database_url, row_factory=dict_row) as conn:
+            data = load(conn, args.products, args.days)
+            conn.autocommit = True
+            started = time.perf_counter()
+            aggregate_completed_months(conn, lookback_months=13)
+            aggregated = time.perf_counter() - started
+        print(f"loaded {data['rows']:,} observations with COPY in {data['load_seconds']:.1f} s "
+              f"({data['rows'] / data['load_seconds']:,.0f} rows/s); monthly statistics in {aggregated:.1f} s")
+
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OBSRV_API_WORKERS": "2",
+               "OBSRV_RATE_LIMIT": "100000000/hour", "OBSRV_LOG_LEVEL": "WARNING"}
+        api_port, bare_port = free_port(), free_port()
+        procs.append(gunicorn("api:create_app()", api_port, env, ROOT))
+        (workdir / "bare_app.py").write_text(BARE_APP)
+        procs.append(gunicorn("bare_app:app", bare_port, env, workdir))
+        headers = {"Authorization": f"Bearer {data['key']}"}
+
+        now = data["now"] + timedelta(hours=1)
+        year = f"start={(now - timedelta(days=365)).isoformat()}&end={now.isoformat()}".replace("+", "%2B")
+        firsts = [f"/v1/products/{p}/history?limit=500&{year}" for p in data["dense"]]
+        deep = []
+        for path in firsts:  # walk 15 pages once to collect the cursors of page 15
+            cursor = None
+            for _ in range(14):
+                conn = http.client.HTTPConnection("127.0.0.1", api_port)
+                conn.request("GET", path + (f"&cursor={cursor}" if cursor else ""), headers=headers)
+                cursor = json.loads(conn.getresponse().read())["next_cursor"]
+                conn.close()
+            deep.append(f"{path}&cursor={cursor}")
+        rnd = random.Random(7)
+        month = f"start={(now - timedelta(days=30)).isoformat()}&end={now.isoformat()}".replace("+", "%2B")
+        ranges = [f"/v1/products/{p}/history?limit=500&{month}" for p in rnd.sample(data["sparse"], 500)]
+        stats = [f"/v1/products/{p}/statistics?months=12" for p in rnd.sample(data["sparse"], 500)]
+
+        scenarios = [("history first page (500 rows, 1 year)", api_port, firsts, headers),
+                     ("history deep page (page 15, cursor)", api_port, deep, headers),
+                     ("history 30-day range", api_port, ranges, headers),
+                     ("statistics (12 months)", api_port, stats, headers),
+                     ("bare Flask, constant 500-row JSON", bare_port, ["/bare"], {})]
+        for _name, port, paths, hdrs in scenarios:
+            run(port, paths, hdrs, 100, args.clients)  # warm-up
+        collected = {name: ([], 0.0) for name, *_ in scenarios}
+        for _round in range(args.rounds):
+            for name, port, paths, hdrs in scenarios:
+                latencies, elapsed = run(port, paths, hdrs, args.requests // args.rounds, args.clients)
+                collected[name] = (collected[name][0] + latencies, collected[name][1] + elapsed)
+        results = {name: summary(*value) for name, value in collected.items()}
+        print(f"\n{'scenario':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s}")
+        for name, r in results.items():
+            print(f"{name:40s} {r['p50']:8.2f} {r['p95']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f}")
+        first, deep_r = results[scenarios[0][0]], results[scenarios[1][0]]
+        bare = results[scenarios[-1][0]]
+        worst_p95 = max(results[s[0]]["p95"] for s in scenarios[:3])
+        print(f"\nhistory p95 (worst of the three) {worst_p95:.2f} ms (target <= 25): "
+              f"{'PASS' if worst_p95 <= 25 else 'FAIL'}")
+        print(f"deep/first page p95 {deep_r['p95'] / first['p95']:.2f}x (target <= 1.5): "
+              f"{'PASS' if deep_r['p95'] <= 1.5 * first['p95'] else 'FAIL'}")
+        ratio = first["rps"] / bare["rps"]
+        print(f"API first page / bare endpoint req/s {ratio:.2f} (target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}")
+        print(f"({args.requests} requests per scenario in {args.rounds} alternating rounds over {args.clients} "
+              f"keep-alive clients; "
+              f"gunicorn 2 workers x gthread; {data['rows']:,} observations)")
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(20)
+        for server in reversed(servers):
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
