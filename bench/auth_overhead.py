@@ -17,6 +17,7 @@ median round is reported. Target: auth costs < 1 ms more per request.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import socket
@@ -34,7 +35,7 @@ import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
-from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from db.embedded import servers  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 
 
@@ -66,14 +67,8 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-"))
-    servers = []
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not database_url:
-        servers.append(EmbeddedPostgres(workdir / "pg"))
-        database_url = servers[-1].start("obsrv_bench")
-    if not redis_url:
-        servers.append(EmbeddedRedis(workdir / "redis"))
-        redis_url = servers[-1].start()
+    stack = contextlib.ExitStack()
+    database_url, redis_url = stack.enter_context(servers(workdir, "obsrv_bench"))
     api = None
     try:
         migrate(database_url)
@@ -122,8 +117,7 @@ def main() -> int:
         if api is not None:
             api.terminate()
             api.wait(20)
-        for server in reversed(servers):
-            server.stop()
+        stack.close()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Target: b/a >= 0.7.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
-from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from db.embedded import servers  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from tests.support.shop import Shop  # noqa: E402
 
@@ -65,14 +66,8 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-crawl-"))
-    servers = []
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not database_url:
-        servers.append(EmbeddedPostgres(workdir / "pg"))
-        database_url = servers[-1].start("obsrv_bench_crawl")
-    if not redis_url:
-        servers.append(EmbeddedRedis(workdir / "redis"))
-        redis_url = servers[-1].start()
+    stack = contextlib.ExitStack()
+    database_url, redis_url = stack.enter_context(servers(workdir, "obsrv_bench_crawl"))
     hosts = [f"shop{i:02d}.test" for i in range(args.hosts)]
     shop = Shop.generated(n_products=args.products, hosts=hosts, jsonld=True)
     shop.warm()
@@ -128,8 +123,7 @@ def main() -> int:
         return 0
     finally:
         shop.stop()
-        for server in reversed(servers):
-            server.stop()
+        stack.close()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Targets: history p95 <= 25 ms; deep page within 1.5x of the first page; API >= 5
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -41,7 +42,7 @@ import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
-from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from db.embedded import servers  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
 from scheduler.lifecycle import aggregate_completed_months  # noqa: E402
@@ -179,15 +180,10 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-history-"))
-    servers, procs = [], []
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    procs = []
+    stack = contextlib.ExitStack()
     try:
-        if not database_url:
-            servers.append(EmbeddedPostgres(workdir / "pg"))
-            database_url = servers[-1].start("obsrv_bench_history")
-        if not redis_url:
-            servers.append(EmbeddedRedis(workdir / "redis"))
-            redis_url = servers[-1].start()
+        database_url, redis_url = stack.enter_context(servers(workdir, "obsrv_bench_history"))
         migrate(database_url)
         with psycopg.connect(database_url, row_factory=dict_row) as conn:
             data = load(conn, args.products, args.days)
@@ -220,8 +216,8 @@ def main() -> int:
             deep.append(f"{path}&cursor={cursor}")
         rnd = random.Random(7)
         month = f"start={(now - timedelta(days=30)).isoformat()}&end={now.isoformat()}".replace("+", "%2B")
-        ranges = [f"/v1/products/{p}/history?limit=500&{month}" for p in rnd.sample(data["sparse"], 500)]
-        stats = [f"/v1/products/{p}/statistics?months=12" for p in rnd.sample(data["sparse"], 500)]
+        ranges = [f"/v1/products/{p}/history?limit=500&{month}" for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))]
+        stats = [f"/v1/products/{p}/statistics?months=12" for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))]
 
         scenarios = [("history first page (500 rows, 1 year)", api_port, firsts, headers),
                      ("history deep page (page 15, cursor)", api_port, deep, headers),
@@ -256,8 +252,7 @@ def main() -> int:
         for proc in procs:
             proc.terminate()
             proc.wait(20)
-        for server in reversed(servers):
-            server.stop()
+        stack.close()
 
 
 if __name__ == "__main__":

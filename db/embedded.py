@@ -15,6 +15,7 @@ ends or on Ctrl-C / SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -128,6 +129,24 @@ class EmbeddedRedis:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@contextlib.contextmanager
+def servers(base_dir: str | os.PathLike, database: str):
+    """(DATABASE_URL, REDIS_URL): the environment's, or embedded servers under ``base_dir`` for the duration."""
+    started: list = []
+    try:
+        database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+        if not database_url:
+            started.append(EmbeddedPostgres(Path(base_dir) / "pg"))
+            database_url = started[-1].start(database)
+        if not redis_url:
+            started.append(EmbeddedRedis(Path(base_dir) / "redis"))
+            redis_url = started[-1].start()
+        yield database_url, redis_url
+    finally:
+        for server in reversed(started):
+            server.stop()
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
