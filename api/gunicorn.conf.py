@@ -5,7 +5,6 @@ OBSRV_API_WORKERS / OBSRV_API_THREADS; logs are JSON lines like every other
 process's.
 """
 
-from db.jsonlog import formatter  # noqa: F401  (imported by logconfig_dict below)
 from db.settings import load_settings
 
 _settings = load_settings()

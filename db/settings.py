@@ -33,6 +33,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_KEY_TOUCH_SECONDS": (60, int, "At most one last_used_at write per key per this many seconds."),
     "OBSRV_DB_POOL_MAX": (10, int, "Maximum Postgres connections per process."),
     "OBSRV_HEALTH_TIMEOUT": (2.0, float, "Seconds /health/ready waits for Postgres or Redis."),
+    "OBSRV_WORKER_CLASS": ("rq.worker.Worker", str, "RQ worker class of make run's worker; rq.worker.SimpleWorker delivers webhooks ~4x faster (no fork per job)."),
     "OBSRV_SCHEDULER_TICK_SECONDS": (30.0, float, "How often the scheduler ticks (≤ 60)."),
     "OBSRV_PARTITION_MONTHS_AHEAD": (3, int, "Monthly observation partitions kept created ahead of now."),
     "OBSRV_ALLOW_PRIVATE_TARGETS": (False, bool, "Allow seed/webhook URLs on private, loopback or link-local addresses (tests, local demo)."),

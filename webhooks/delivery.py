@@ -21,11 +21,10 @@ import logging
 import time
 from decimal import Decimal
 
-import psycopg
 import requests
-from psycopg.rows import dict_row
 
 from db.jobs import enqueue_delivery
+from db.pool import get_pool
 from db.queries import webhooks as q
 from db.redis_client import get_redis
 from db.settings import load_settings
@@ -132,7 +131,7 @@ def deliver(event_id: int) -> dict:
         return {"event_id": event_id, "skipped": "webhooks disabled (OBSRV_WEBHOOKS_ENABLED)"}
     delays = retry_delays(settings)
     next_delay = None
-    with psycopg.connect(settings["DATABASE_URL"], row_factory=dict_row) as conn:
+    with get_pool(settings["DATABASE_URL"], settings["OBSRV_DB_POOL_MAX"]).connection() as conn:
         with conn.transaction():
             event = q.lock_event_for_delivery(conn, event_id)
             if event is None:

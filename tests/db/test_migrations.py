@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from db.migrate import migrate, rollback_all
 from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name

@@ -36,7 +36,8 @@ class Worker:
                                 OBSRV_RETRY_BACKOFF_BASE="0.01", OBSRV_LOG_LEVEL="WARNING",
                                 OBSRV_WEBHOOK_RETRY_DELAYS="1,1", **env)
         self.proc = subprocess.Popen(
-            [str(BIN / "rq"), "worker", "--with-scheduler", "--url", services.redis_url, "crawl", "webhooks",
+            [str(BIN / "rq"), "worker", "--with-scheduler", "-c", "scheduler.rq_settings", "--url", services.redis_url,
+             "crawl", "webhooks",
              "default"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
 

@@ -23,7 +23,8 @@ def run_worker(services, timeout=600):
     env = services.env(OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false",
                        OBSRV_RETRY_BACKOFF_BASE="0.01", OBSRV_LOG_LEVEL="WARNING")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--url", services.redis_url,
+        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "-c", "scheduler.rq_settings", "--url",
+         services.redis_url,
          "crawl", "webhooks", "default"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -9,13 +9,13 @@ from db.settings import load_settings
 from scheduler.crawl_job import run_crawl
 from scheduler.loop import Scheduler
 from tests.conftest import bearer
-from tests.scheduler.test_crawl_job import approve_products, crawl_env, make_website  # noqa: F401 (fixture)
+from tests.support.factories import approve_products, make_website
 from tests.support.receiver import Receiver
 from webhooks.delivery import deliver
 from webhooks.signing import new_secret
 
 
-def test_three_failed_crawls_pause_the_website_and_say_so(db, crawl_env, make_app, services):  # noqa: F811
+def test_three_failed_crawls_pause_the_website_and_say_so(db, crawl_env, make_app, services):
     with Receiver() as receiver:
         website_id = make_website(db, ["http://127.0.0.1:9/"], status="active", webhook_url=receiver.url)
         approve_products(db, website_id, ["http://127.0.0.1:9/p/1"])
@@ -49,7 +49,7 @@ def test_three_failed_crawls_pause_the_website_and_say_so(db, crawl_env, make_ap
                       (website_id,)).fetchone()["consecutive_failures"] == 0
 
 
-def test_a_success_resets_the_failure_count(db, crawl_env):  # noqa: F811
+def test_a_success_resets_the_failure_count(db, crawl_env):
     from tests.support.shop import Shop
 
     with Shop.books() as shop:

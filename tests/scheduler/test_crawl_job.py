@@ -15,49 +15,14 @@ from rq import Queue
 from db import locks
 from db.redis_client import get_redis
 from scheduler.crawl_job import run_crawl
+from tests.support.factories import approve_products, last_run, make_website
 from tests.support.shop import Shop
-
-
-@pytest.fixture
-def crawl_env(services, monkeypatch):
-    for name, value in services.env(
-        OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false", OBSRV_RETRY_BACKOFF_BASE="0.01",
-        OBSRV_DOWNLOAD_TIMEOUT="3", OBSRV_LOG_LEVEL="WARNING", OBSRV_DOWNLOAD_MAXSIZE=str(5 * 1024 * 1024),
-    ).items():
-        monkeypatch.setenv(name, value)
-    for name in ("OBSRV_RUN_DIR",):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")
 def books():
     with Shop.books() as shop:
         yield shop
-
-
-def make_website(db, seeds, *, status="pending_discovery", domain=None, **fields):
-    client_id = db.execute("INSERT INTO clients (name) VALUES ('c') RETURNING id").fetchone()["id"]
-    from db.urls import domain_of
-
-    columns = {"client_id": client_id, "name": "shop", "domain": domain or domain_of(seeds[0]), "seed_urls": seeds,
-               "status": status, **fields}
-    names = ", ".join(columns)
-    marks = ", ".join(["%s"] * len(columns))
-    return db.execute(f"INSERT INTO websites ({names}) VALUES ({marks}) RETURNING id",
-                      list(columns.values())).fetchone()["id"]
-
-
-def approve_products(db, website_id, urls):
-    ids = []
-    for url in urls:
-        ids.append(db.execute("INSERT INTO products (website_id, url, identity, status) VALUES (%s, %s, %s, "
-                              "'approved') RETURNING id", (website_id, url, f"url:{url}")).fetchone()["id"])
-    return ids
-
-
-def last_run(db, website_id):
-    return db.execute("SELECT * FROM crawl_runs WHERE website_id = %s ORDER BY id DESC LIMIT 1",
-                      (website_id,)).fetchone()
 
 
 def test_discovery_finds_every_product_page_and_only_product_pages(db, crawl_env, books):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from scheduler.crawl_job import run_crawl
-from tests.scheduler.test_crawl_job import approve_products, crawl_env, make_website  # noqa: F401 (fixture)
+from tests.support.factories import approve_products, make_website
 from tests.support.shop import fixtures_dir
 
 PAGE = (fixtures_dir() / "books-toscrape" / "catalogue" / "a-light-in-the-attic_1000" / "index.html").read_text()
@@ -61,7 +61,7 @@ def baseline(db, page):
     (("51.77", "517.70", "517.70"), True),    # ×10, and the re-fetch agrees: a real change
     (("51.77", "517.70", "51.77"), False),    # ×10, but the re-fetch shows the old price: a glitch
 ])
-def test_suspicious_change_is_confirmed_by_one_refetch(db, crawl_env, prices, confirmed):  # noqa: F811
+def test_suspicious_change_is_confirmed_by_one_refetch(db, crawl_env, prices, confirmed):
     page = FlakyPage(*prices)
     try:
         website_id, product = baseline(db, page)
