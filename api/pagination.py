@@ -3,7 +3,9 @@
 PAGINATION = {"page": 1, "page_size": 50, "max_page_size": 100}
 
 
-def page_args(pagination_parameters) -> tuple[int, int]:
-    """(limit, offset) of flask-smorest's pagination parameters."""
+def page(pagination_parameters, fetch):
+    """One page: ``fetch(limit=, offset=)`` returns (rows, total); the total goes to the X-Pagination header."""
     size = pagination_parameters.page_size
-    return size, (pagination_parameters.page - 1) * size
+    rows, total = fetch(limit=size, offset=(pagination_parameters.page - 1) * size)
+    pagination_parameters.item_count = total
+    return rows

@@ -22,7 +22,6 @@ def refused_reason(url: str) -> str | None:
     return refused.get((urlsplit(url).hostname or "").lower())
 
 
-ERROR_TYPES = ("timeout", "dns", "network", "http_status", "blocked", "parse", "robots", "internal")
 
 
 def classify_failure(failure) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import marshmallow as ma
 from flask import Response, g
@@ -13,7 +14,7 @@ from flask_smorest import abort
 
 from api.auth import Blueprint
 from api.deps import pool
-from api.pagination import page_args
+from api.pagination import page
 from db.partitions import add_months
 from db.queries import history as history_q
 from db.queries import products as q
@@ -58,13 +59,10 @@ class ProductQuerySchema(ma.Schema):
 @blp.paginate()
 def list_products(args, pagination_parameters):
     """Your approved products with their latest state; filter by website and availability."""
-    limit, offset = page_args(pagination_parameters)
     with pool().connection() as conn:
-        rows, total = q.page_for_client(conn, g.principal.client_id, website_id=args.get("website_id"),
-                                        availability=args.get("availability"), search=args.get("q"),
-                                        sort=args["sort"], limit=limit, offset=offset)
-    pagination_parameters.item_count = total
-    return rows
+        fetch = partial(q.page_for_client, conn, g.principal.client_id, website_id=args.get("website_id"),
+                        availability=args.get("availability"), search=args.get("q"), sort=args["sort"])
+        return page(pagination_parameters, fetch)
 
 
 @blp.route("/<int:product_id>", methods=["GET"])

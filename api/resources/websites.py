@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
+
 import marshmallow as ma
 from croniter import croniter
 from flask import current_app, g
@@ -11,7 +13,7 @@ from parsel import Selector
 
 from api.auth import Blueprint
 from api.deps import pool, redis_client
-from api.pagination import page_args
+from api.pagination import page
 from db import locks
 from db.jobs import enqueue_crawl
 from db.queries import crawls as crawls_q
@@ -216,11 +218,8 @@ def register(body):
 @blp.paginate()
 def list_websites(args, pagination_parameters):
     """Your websites, oldest first; filter by status."""
-    limit, offset = page_args(pagination_parameters)
     with pool().connection() as conn:
-        rows, total = q.page(conn, g.principal.client_id, status=args.get("status"), limit=limit, offset=offset)
-    pagination_parameters.item_count = total
-    return rows
+        return page(pagination_parameters, partial(q.page, conn, g.principal.client_id, status=args.get("status")))
 
 
 @blp.route("/<int:website_id>", methods=["GET"])
@@ -283,12 +282,9 @@ def delete_website(website_id):
 @blp.paginate()
 def discovered_products(website_id, pagination_parameters):
     """Product pages discovery found, best candidates first."""
-    limit, offset = page_args(pagination_parameters)
     with pool().connection() as conn:
         _own_website(conn, website_id)
-        rows, total = products_q.candidates(conn, website_id, limit=limit, offset=offset)
-    pagination_parameters.item_count = total
-    return rows
+        return page(pagination_parameters, partial(products_q.candidates, conn, website_id))
 
 
 @blp.route("/<int:website_id>/approve-products", methods=["POST"])
@@ -368,12 +364,9 @@ def crawl_now(website_id):
 @blp.paginate()
 def webhook_deliveries(website_id, pagination_parameters):
     """Every delivery attempt of this website's webhooks, newest first."""
-    limit, offset = page_args(pagination_parameters)
     with pool().connection() as conn:
         _own_website(conn, website_id)
-        rows, total = webhooks_q.deliveries_page(conn, website_id, limit=limit, offset=offset)
-    pagination_parameters.item_count = total
-    return rows
+        return page(pagination_parameters, partial(webhooks_q.deliveries_page, conn, website_id))
 
 
 @blp.route("/<int:website_id>/test-webhook", methods=["POST"])
@@ -450,12 +443,10 @@ class CrawlHealthSchema(ma.Schema):
 @blp.paginate()
 def crawl_logs(args, website_id, pagination_parameters):
     """The website's crawls, newest first, with counts and typed errors; filter by status."""
-    limit, offset = page_args(pagination_parameters)
     with pool().connection() as conn:
         _own_website(conn, website_id)
-        rows, total = crawls_q.page_runs(conn, website_id, status=args.get("status"), limit=limit, offset=offset)
-    pagination_parameters.item_count = total
-    return rows
+        return page(pagination_parameters,
+                    partial(crawls_q.page_runs, conn, website_id, status=args.get("status")))
 
 
 def alert_status(health: dict, website: dict) -> str:
