@@ -102,6 +102,13 @@ class Blueprint(flask_smorest.Blueprint):
     PAGINATION_ARGUMENTS_PARSER = Parser()
     DEFAULT_PAGINATION_PARAMETERS = PAGINATION
 
+    def arguments(self, schema, *args, **kwargs):
+        # webargs instantiates a Schema class on every request (copying every field); an instance is
+        # built once here and reused, as marshmallow schemas may be (loading keeps no state on them).
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
     def requires(self, scope: str):
         if scope not in SCOPES:
             raise ValueError(f"unknown scope {scope!r}")

@@ -114,17 +114,28 @@ def load(conn, products: int, days: int) -> dict:
     return {"key": key, "sparse": sparse, "dense": dense, "rows": rows, "load_seconds": loaded, "now": now}
 
 
-def run(port: int, paths: list[str], headers: dict, requests: int, clients: int) -> tuple[list[float], float]:
-    """`requests` GETs spread over `clients` keep-alive connections: (latencies, elapsed seconds)."""
+def run(port: int, paths: list[str], headers: dict, requests: int, clients: int,
+        per_connection: int = 20) -> tuple[list[float], float]:
+    """`requests` GETs from `clients` threads, each over keep-alive connections it replaces every
+    `per_connection` requests: (latencies, elapsed seconds).
+
+    Each gunicorn worker serves the connections it accepts, and the kernel picks the worker. With two
+    long-lived connections, a run where both land on one worker measures one process, not two: req/s
+    swung 2x from run to run. Connections renewed every few dozen requests spread like real clients'.
+    """
     latencies: list[float] = []
     lock = threading.Lock()
     errors = []
 
     def worker(share: int, seed: int):
         rnd = random.Random(seed)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = None
         mine = []
-        for _ in range(share):
+        for n in range(share):
+            if n % per_connection == 0:  # a new connection now and then: which worker takes it averages out
+                if conn is not None:
+                    conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             path = rnd.choice(paths)
             t = time.perf_counter()
             conn.request("GET", path, headers=headers)

@@ -158,15 +158,14 @@ def history(args, product_id):
     after = _decode_cursor(args["cursor"]) if args.get("cursor") else None
     descending = args["order"] == "desc"
     with pool().connection() as conn:
-        rows = history_q.history_page(conn, product_id, client_id=g.principal.client_id, start=start, end=end,
-                                      limit=args["limit"] + 1, descending=descending, after=after)
-        if not rows:  # nothing in range, or not this client's product: only now ask which
+        items, more, last_at, last_id = history_q.history_page(
+            conn, product_id, client_id=g.principal.client_id, start=start, end=end, limit=args["limit"],
+            descending=descending, after=after)
+        if items is None:  # nothing in range, or not this client's product: only now ask which
             _own_product(conn, product_id)
-    more = len(rows) > args["limit"]
-    rows = rows[:args["limit"]]
-    next_cursor = json.dumps(_encode_cursor(*rows[-1][1:]) if more else None)
+    next_cursor = json.dumps(_encode_cursor(last_at, last_id) if more else None)
     # The items are JSON already (see db.queries.history): assemble the HistorySchema body around them.
-    body = (f'{{"product_id":{product_id},"order":"{args["order"]}","items":[{",".join(r[0] for r in rows)}],'
+    body = (f'{{"product_id":{product_id},"order":"{args["order"]}","items":[{items or ""}],'
             f'"next_cursor":{next_cursor}}}')
     return Response(body, mimetype="application/json")
 
