@@ -60,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     swagger_static._obsrv_public = True
 
     logs.init_app(app)                              # request id first: every later hook logs with it
-    Authenticator(app, pool, redis_client)          # before the limiter: it counts per key
+    authenticator = Authenticator(app, pool, redis_client)  # before the limiter: it counts per key
     Limiter(
         key_func=lambda: f"key:{g.principal.key_id}",
         app=app,
@@ -73,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         in_memory_fallback_enabled=True,            # Redis down: per-process limits, not an outage
         enabled=app.config["OBSRV_RATE_LIMIT_ENABLED"],
     )
+    authenticator.init_confirm(app)                 # after the limiter: its Redis trip read the key epoch
 
     api = ObsrvApi(app)
     api.spec.components.security_scheme(

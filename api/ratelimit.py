@@ -5,6 +5,10 @@ per request: INCR (the hit), then GET and TTL for ``X-RateLimit-Remaining``
 and ``X-RateLimit-Reset``. This storage's INCR script returns the TTL with the
 count, and the two reads that follow in the same thread within a second are
 answered from that reply. Limits, keys and semantics are the library's own.
+
+The same script reads the API-key epoch (:data:`KEYS_EPOCH`): a key that
+:class:`api.auth.KeyCache` answered from memory is confirmed by it without a
+trip of its own (see :func:`epoch_seen`).
 """
 
 from __future__ import annotations
@@ -15,14 +19,30 @@ import time
 from limits.storage import RedisStorage
 
 SCHEME = "obsrv+"
+#: Changed to a new random value whenever an API key is invalidated (see api.auth).
+KEYS_EPOCH = "obsrv:api-keys:epoch"
 _INCR_EXPIRE_TTL = """
 local current = redis.call("incrby", KEYS[1], ARGV[2])
 if tonumber(current) == tonumber(ARGV[2]) then
     redis.call("expire", KEYS[1], ARGV[1])
 end
-return {current, redis.call("ttl", KEYS[1])}
+return {current, redis.call("ttl", KEYS[1]), redis.call("get", KEYS[2])}
 """
 _FRESH_SECONDS = 1.0
+_epoch = threading.local()
+_UNSEEN = object()
+
+
+def forget_epoch() -> None:
+    """Start of a request: nothing read yet in this thread."""
+    _epoch.value = _UNSEEN
+
+
+def epoch_seen():
+    """The key epoch this thread's last rate-limit hit read from Redis since :func:`forget_epoch`
+    (None if Redis holds none), or ``_UNSEEN`` when there was no such hit: limiter off, or Redis
+    unreachable and counting in memory."""
+    return getattr(_epoch, "value", _UNSEEN)
 
 
 class OneTripRedisStorage(RedisStorage):
@@ -43,7 +63,8 @@ class OneTripRedisStorage(RedisStorage):
         return memo
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        count, ttl = self._incr_ttl([self.prefixed_key(key)], [expiry, amount])
+        count, ttl, epoch = self._incr_ttl([self.prefixed_key(key), KEYS_EPOCH], [expiry, amount])
+        _epoch.value = epoch
         now = time.time()
         self._memo()[key] = (int(count), now + max(int(ttl), 0), now)
         return int(count)

@@ -9,9 +9,12 @@ clients, for:
   history deep page    page 15 of the same, by cursor
   history 30 days      a 30-day range of a random product
   statistics           12 months of a random product
-  bare Flask           a constant JSON body of the size of a 500-row page (the ratio baseline)
+  bare Flask           a constant JSON body: one real first page, parsed once, serialized by Flask on
+                       every request (the ratio baseline: same bytes, no auth, no query)
 
 Targets: history p95 <= 25 ms; deep page within 1.5x of the first page; API >= 50% of bare req/s.
+Each scenario also shows the CPU time it cost per request in each process (gunicorn workers, Postgres,
+Redis, this client): on two cores, that is what bounds requests/s.
 
     .venv/bin/python bench/history_query.py [--products 100000] [--days 100] [--requests 1000] [--clients 2]
 """
@@ -38,26 +41,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
 from db.embedded import servers  # noqa: E402
+from db.redis_client import get_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
 from scheduler.lifecycle import aggregate_completed_months  # noqa: E402
 
 DENSE = 10
 BARE_APP = '''
+import json
+import os
 from flask import Flask
 app = Flask("bare")
-BODY = {"items": [{"observed_at": "2026-11-20T12:00:00+00:00", "price": "51.77", "currency": "GBP",
-                              "availability": "InStock", "ok": True, "error": None, "error_type": None,
-                              "flagged": False}] * 500, "next_cursor": "MjAyNi0xMS0yMFQxMjowMDowMCswMDowMHwxMjM0NQ"}
+with open(os.environ["OBSRV_BENCH_BARE_BODY"]) as f:
+    BODY = json.load(f)  # a real first page of the API
 @app.get("/bare")
 def bare():
     return BODY  # Flask serializes it, as any endpoint would
-
 '''
 
 
@@ -160,6 +165,48 @@ def run(port: int, paths: list[str], headers: dict, requests: int, clients: int,
     return latencies, elapsed
 
 
+def server_pids(database_url: str, redis_url: str) -> dict[str, int]:
+    """The Postgres postmaster and the Redis server, when they run on this machine."""
+    pids = {}
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with contextlib.suppress(psutil.Error):
+            pids["postgres"] = psutil.Process(backend).ppid()
+    pid = get_redis(redis_url).info("server").get("process_id")
+    if pid and psutil.pid_exists(pid):
+        pids["redis"] = pid
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by each server's process tree, and by this process, between two readings."""
+
+    def __init__(self, servers_by_label: dict[str, int]):
+        self.procs = []
+        for label, pid in servers_by_label.items():
+            parent = psutil.Process(pid)
+            self.procs += [(label, p) for p in [parent, *parent.children(recursive=True)]]
+
+    @staticmethod
+    def _cpu(proc) -> float:
+        try:
+            t = proc.cpu_times()
+            return t.user + t.system
+        except psutil.Error:
+            return 0.0
+
+    def read(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        for kind, proc in self.procs:
+            used[kind] = used.get(kind, 0.0) + self._cpu(proc)
+        used["client"] = self._cpu(psutil.Process())
+        return used
+
+    @staticmethod
+    def delta(before: dict, after: dict) -> dict[str, float]:
+        return {k: after[k] - before.get(k, 0.0) for k in after}
+
+
 def summary(latencies: list[float], elapsed: float) -> dict:
     cuts = statistics.quantiles(latencies, n=100)
     return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000, "rps": len(latencies) / elapsed}
@@ -209,8 +256,6 @@ def main() -> int:
                "OBSRV_RATE_LIMIT": "100000000/hour", "OBSRV_LOG_LEVEL": "WARNING"}
         api_port, bare_port = free_port(), free_port()
         procs.append(gunicorn("api:create_app()", api_port, env, ROOT))
-        (workdir / "bare_app.py").write_text(BARE_APP)
-        procs.append(gunicorn("bare_app:app", bare_port, env, workdir))
         headers = {"Authorization": f"Bearer {data['key']}"}
 
         now = data["now"] + timedelta(hours=1)
@@ -225,6 +270,14 @@ def main() -> int:
                 cursor = json.loads(conn.getresponse().read())["next_cursor"]
                 conn.close()
             deep.append(f"{path}&cursor={cursor}")
+        conn = http.client.HTTPConnection("127.0.0.1", api_port)
+        conn.request("GET", firsts[0], headers=headers)
+        (workdir / "bare_body.json").write_bytes(conn.getresponse().read())  # the baseline serves this page
+        conn.close()
+        (workdir / "bare_app.py").write_text(BARE_APP)
+        procs.append(gunicorn("bare_app:app", bare_port, {**env, "OBSRV_BENCH_BARE_BODY": str(workdir / "bare_body.json")},
+                              workdir))
+        meter = CpuMeter({"api": procs[0].pid, "bare": procs[1].pid, **server_pids(database_url, redis_url)})
         rnd = random.Random(7)
         month = f"start={(now - timedelta(days=30)).isoformat()}&end={now.isoformat()}".replace("+", "%2B")
         ranges = [f"/v1/products/{p}/history?limit=500&{month}" for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))]
@@ -234,18 +287,28 @@ def main() -> int:
                      ("history deep page (page 15, cursor)", api_port, deep, headers),
                      ("history 30-day range", api_port, ranges, headers),
                      ("statistics (12 months)", api_port, stats, headers),
-                     ("bare Flask, constant 500-row JSON", bare_port, ["/bare"], {})]
+                     ("bare Flask, constant first-page JSON", bare_port, ["/bare"], {})]
         for _name, port, paths, hdrs in scenarios:
             run(port, paths, hdrs, 100, args.clients)  # warm-up
         collected = {name: ([], 0.0) for name, *_ in scenarios}
+        cpu = {name: {} for name, *_ in scenarios}
         for _round in range(args.rounds):
             for name, port, paths, hdrs in scenarios:
+                before = meter.read()
                 latencies, elapsed = run(port, paths, hdrs, args.requests // args.rounds, args.clients)
+                for label, used in meter.delta(before, meter.read()).items():
+                    cpu[name][label] = cpu[name].get(label, 0.0) + used
                 collected[name] = (collected[name][0] + latencies, collected[name][1] + elapsed)
         results = {name: summary(*value) for name, value in collected.items()}
-        print(f"\n{'scenario':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s}")
+        labels = [label for label in ("api", "bare", "postgres", "redis", "client") if label in cpu[scenarios[0][0]]]
+        print(f"\n{'':40s} {'':35s}   CPU ms per request")
+        print(f"{'scenario':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s}  "
+              + " ".join(f"{label:>8s}" for label in labels) + f" {'total':>8s}")
         for name, r in results.items():
-            print(f"{name:40s} {r['p50']:8.2f} {r['p95']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f}")
+            count = len(collected[name][0])
+            per = {label: cpu[name][label] / count * 1000 for label in labels}
+            print(f"{name:40s} {r['p50']:8.2f} {r['p95']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f}  "
+                  + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per.values()):8.2f}")
         first, deep_r = results[scenarios[0][0]], results[scenarios[1][0]]
         bare = results[scenarios[-1][0]]
         worst_p95 = max(results[s[0]]["p95"] for s in scenarios[:3])

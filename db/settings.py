@@ -31,6 +31,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_RATE_LIMIT": ("1000/hour", str, "Requests allowed per API key (flask-limiter syntax, e.g. 1000/hour)."),
     "OBSRV_RATE_LIMIT_ENABLED": (True, bool, "Off switch for the per-key rate limit."),
     "OBSRV_KEY_TOUCH_SECONDS": (60, int, "At most one last_used_at write per key per this many seconds."),
+    "OBSRV_KEY_CACHE_SECONDS": (30, int, "How long an API process may answer a key from memory (0: read Postgres every request)."),
     "OBSRV_DB_POOL_MAX": (10, int, "Maximum Postgres connections per process."),
     "OBSRV_HEALTH_TIMEOUT": (2.0, float, "Seconds /health/ready waits for Postgres or Redis."),
     "OBSRV_WORKER_CLASS": ("rq.worker.Worker", str, "RQ worker class of make run's worker; rq.worker.SimpleWorker delivers webhooks ~4x faster (no fork per job)."),

@@ -6,8 +6,8 @@ import marshmallow as ma
 from flask import current_app, g
 from flask_smorest import abort
 
-from api.auth import SCOPES, Blueprint, create_key
-from api.deps import pool
+from api.auth import SCOPES, Blueprint, announce_invalidation, create_key
+from api.deps import pool, redis_client
 from db.queries import clients as q
 from db.queries import webhooks as webhooks_q
 from webhooks.signing import new_secret
@@ -73,6 +73,7 @@ def invalidate(key_id):
             q.audit(conn, client_id=g.principal.client_id, api_key_id=g.principal.key_id,
                     action="api_key.invalidated", target_type="api_key", target_id=key_id,
                     details={"name": row["name"], "prefix": row["prefix"]}, request_id=g.get("request_id"))
+    announce_invalidation(current_app, redis_client())  # committed: now no API process may accept it
     return None
 
 

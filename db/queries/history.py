@@ -13,19 +13,18 @@ from psycopg.rows import tuple_row
 
 from db.partitions import PARENT, add_months, existing_partitions, month_start, partition_name
 
-
-
-
 #: One observation as JSON text, written by Postgres. Plain concatenation: json_build_object is several
-#: times slower, row_to_json ~40% slower. Strings that may hold anything (error) go through to_json.
+#: times slower, row_to_json ~40% slower. Strings that may hold anything (error) go through to_json. The
+#: usual tail (ok, no error, not flagged) is one constant rather than eight pieces.
 ITEM_JSON = """'{"id":' || id || ',"observed_at":' || to_json(observed_at)::text
     || ',"price":' || COALESCE('"' || price::text || '"', 'null')
     || ',"currency":' || COALESCE('"' || currency || '"', 'null')
     || ',"availability":' || COALESCE('"' || availability || '"', 'null')
-    || ',"ok":' || ok::text
-    || ',"error":' || COALESCE(to_json(error)::text, 'null')
-    || ',"error_type":' || COALESCE('"' || error_type || '"', 'null')
-    || ',"flagged":' || flagged::text || '}'"""
+    || CASE WHEN ok AND error IS NULL AND error_type IS NULL AND NOT flagged
+            THEN ',"ok":true,"error":null,"error_type":null,"flagged":false}'
+            ELSE ',"ok":' || ok::text || ',"error":' || COALESCE(to_json(error)::text, 'null')
+                 || ',"error_type":' || COALESCE('"' || error_type || '"', 'null')
+                 || ',"flagged":' || flagged::text || '}' END"""
 
 
 def history_page(conn, product_id: int, *, client_id: int, start: datetime, end: datetime, limit: int,

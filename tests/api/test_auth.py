@@ -177,3 +177,73 @@ def test_openapi_documents_the_endpoints_and_bearer_auth(client):
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"swagger-ui" in docs.data
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+def _cached(app, key) -> bool:
+    return app.extensions["obsrv_auth"].cache.get(digest(key)) is not None
+
+
+def test_a_key_invalidated_in_one_process_stops_in_every_other_at_once(make_app, new_client):
+    _cid, admin = new_client()
+    first_app, second_app = make_app(), make_app()  # two API processes, each with its own key cache
+    first, second = first_app.test_client(), second_app.test_client()
+    created = create_key(second, admin, scopes=["read"])
+    key = created["key"]
+    for _ in range(2):
+        assert first.get("/v1/products", headers=bearer(key)).status_code == 200
+    assert _cached(first_app, key)  # answered from memory from now on
+    assert second.delete(f"/v1/auth/keys/{created['id']}", headers=bearer(admin)).status_code == 204
+    body = assert_error(first.get("/v1/products", headers=bearer(key)), 401)
+    assert "invalidated" in body["message"]
+    assert not _cached(first_app, key)
+    assert first.get("/v1/auth/keys", headers=bearer(admin)).status_code == 200  # other keys go on working
+
+
+def test_a_key_changed_around_the_api_is_served_from_memory_at_most_the_cache_age(make_app, new_client, db):
+    _cid, key = new_client()
+    cached_app, uncached_app = make_app(OBSRV_KEY_CACHE_SECONDS=3600), make_app(OBSRV_KEY_CACHE_SECONDS=0)
+    cached, uncached = cached_app.test_client(), uncached_app.test_client()
+    assert cached.get("/v1/products", headers=bearer(key)).status_code == 200
+    assert uncached.get("/v1/products", headers=bearer(key)).status_code == 200
+    assert not _cached(uncached_app, key)
+    db.execute("UPDATE api_keys SET invalidated_at = now()")  # by SQL: no epoch change (README says so)
+    assert uncached.get("/v1/products", headers=bearer(key)).status_code == 401
+    assert cached.get("/v1/products", headers=bearer(key)).status_code == 200  # within OBSRV_KEY_CACHE_SECONDS
+
+
+def test_without_a_readable_epoch_keys_are_read_from_postgres(make_app, new_client, db, services, tmp_path):
+    # Redis flushed: the epoch is gone, so nothing cached before is trusted.
+    _cid, key = new_client()
+    app = make_app(OBSRV_KEY_CACHE_SECONDS=3600)
+    client = app.test_client()
+    assert client.get("/v1/products", headers=bearer(key)).status_code == 200
+    assert _cached(app, key)
+    db.execute("UPDATE api_keys SET invalidated_at = now()")
+    from db.redis_client import get_redis
+
+    get_redis(services.redis_url).flushall()
+    assert client.get("/v1/products", headers=bearer(key)).status_code == 401
+
+    # Limiter off: no trip reads the epoch, so every request reads Postgres.
+    _cid, key = new_client("B")
+    app = make_app(OBSRV_KEY_CACHE_SECONDS=3600, OBSRV_RATE_LIMIT_ENABLED=False)
+    client = app.test_client()
+    assert client.get("/v1/products", headers=bearer(key)).status_code == 200
+    db.execute("UPDATE api_keys SET invalidated_at = now()")
+    assert client.get("/v1/products", headers=bearer(key)).status_code == 401
+
+    # Redis stopped: the limiter counts in memory and keys come from Postgres; valid ones still work.
+    from db.embedded import EmbeddedRedis
+
+    _cid, good = new_client("C")
+    _cid, bad = new_client("D")
+    redis = EmbeddedRedis(tmp_path / "redis")
+    app = make_app(REDIS_URL=redis.start(), OBSRV_KEY_CACHE_SECONDS=3600)
+    client = app.test_client()
+    for k in (good, bad):
+        assert client.get("/v1/products", headers=bearer(k)).status_code == 200
+        assert _cached(app, k)
+    redis.stop()
+    db.execute("UPDATE api_keys SET invalidated_at = now() WHERE prefix = %s", (bad[:19],))
+    assert client.get("/v1/products", headers=bearer(good)).status_code == 200
+    assert client.get("/v1/products", headers=bearer(bad)).status_code == 401

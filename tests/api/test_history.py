@@ -91,6 +91,35 @@ def test_history_pages_by_cursor_newest_first_and_oldest_first(client, shop):
     assert asc["next_cursor"] is None
 
 
+def test_history_items_are_the_observations_exactly(client, shop, db):
+    """Postgres writes each item's JSON by hand (db.queries.history.ITEM_JSON): every kind of row must come
+    out as valid JSON with the stored values — flagged, failed, odd error text, missing fields."""
+    product = shop["ids"][1]
+    at = NOW - timedelta(days=1)
+    odd = 'timeout "after" 30 s\\n\ttab, \u00e9t\u00e9 \U0001f600 </script>'
+    cases = [
+        (True, Decimal("12.3400"), "GBP", "InStock", None, None, False),
+        (True, Decimal("0"), "EUR", "OutOfStock", None, None, True),                   # flagged
+        (False, None, None, None, "blocked", "HTTP 403 from the shop", False),        # failed
+        (False, None, None, None, "timeout", odd, False),
+        (True, Decimal("99999999.99"), None, None, None, None, False),                 # no currency/stock
+        (True, None, None, "PreOrder", None, None, False),
+    ]
+    for n, (ok, price, currency, availability, error_type, error, flagged) in enumerate(cases):
+        db.execute("INSERT INTO observations (product_id, observed_at, ok, price, currency, availability, "
+                   "error_type, error, flagged) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                   (product, at + timedelta(minutes=n), ok, price, currency, availability, error_type, error,
+                    flagged))
+    response = history(client, shop["key"], product, order="asc")
+    assert response.status_code == 200
+    items = response.json["items"]  # parsed by the test client: valid JSON
+    stored = db.execute("SELECT id, observed_at, price, currency, availability, ok, error, error_type, flagged "
+                        "FROM observations WHERE product_id = %s ORDER BY observed_at", (product,)).fetchall()
+    assert items == [{**row, "observed_at": row["observed_at"].astimezone(timezone.utc).isoformat(),
+                      "price": None if row["price"] is None else str(row["price"])} for row in stored]
+    assert items[3]["error"] == odd
+
+
 def test_history_time_range(client, shop):
     start, end = NOW - timedelta(days=30), NOW - timedelta(days=20)
     body = history(client, shop["key"], shop["product"], start=start.isoformat(), end=end.isoformat(),
