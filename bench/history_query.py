@@ -232,9 +232,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=100)
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=3000, help="per scenario, over all rounds")
     parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5, help="scenarios alternate in rounds, so noise hits all alike")
+    parser.add_argument("--rounds", type=int, default=10, help="scenarios alternate in rounds, so noise hits all alike")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-history-"))
@@ -292,10 +292,12 @@ def main() -> int:
             run(port, paths, hdrs, 100, args.clients)  # warm-up
         collected = {name: ([], 0.0) for name, *_ in scenarios}
         cpu = {name: {} for name, *_ in scenarios}
+        per_round = {name: [] for name, *_ in scenarios}
         for _round in range(args.rounds):
             for name, port, paths, hdrs in scenarios:
                 before = meter.read()
                 latencies, elapsed = run(port, paths, hdrs, args.requests // args.rounds, args.clients)
+                per_round[name].append(len(latencies) / elapsed)
                 for label, used in meter.delta(before, meter.read()).items():
                     cpu[name][label] = cpu[name].get(label, 0.0) + used
                 collected[name] = (collected[name][0] + latencies, collected[name][1] + elapsed)
@@ -316,8 +318,13 @@ def main() -> int:
               f"{'PASS' if worst_p95 <= 25 else 'FAIL'}")
         print(f"deep/first page p95 {deep_r['p95'] / first['p95']:.2f}x (target <= 1.5): "
               f"{'PASS' if deep_r['p95'] <= 1.5 * first['p95'] else 'FAIL'}")
-        ratio = first["rps"] / bare["rps"]
-        print(f"API first page / bare endpoint req/s {ratio:.2f} (target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}")
+        # Each round runs the first page right before the baseline: the two share the machine's mood, so the
+        # median of the per-round ratios is steadier than the ratio of the totals (both printed).
+        paired = [a / b for a, b in zip(per_round[scenarios[0][0]], per_round[scenarios[-1][0]])]
+        ratio = statistics.median(paired)
+        print(f"API first page / bare endpoint req/s {first['rps'] / bare['rps']:.2f} over all rounds; "
+              f"median of {len(paired)} paired rounds {ratio:.2f} (range {min(paired):.2f}-{max(paired):.2f}) "
+              f"(target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}")
         print(f"({args.requests} requests per scenario in {args.rounds} alternating rounds over {args.clients} "
               f"keep-alive clients; "
               f"gunicorn 2 workers x gthread; {data['rows']:,} observations)")
