@@ -41,8 +41,11 @@ def history_page(conn, product_id: int, *, client_id: int, start: datetime, end:
     keyset = ""
     params: dict = {"product": product_id, "client": client_id, "start": start, "end": end, "limit": limit}
     if after is not None:
-        keyset = ("AND (observed_at, id) < (%(after_at)s, %(after_id)s)" if descending
-                  else "AND (observed_at, id) > (%(after_at)s, %(after_id)s)")
+        # The plain bound on observed_at is implied by the row comparison, but only it lets Postgres skip
+        # the monthly partitions on the far side of the cursor.
+        keyset = ("AND observed_at <= %(after_at)s AND (observed_at, id) < (%(after_at)s, %(after_id)s)"
+                  if descending else
+                  "AND observed_at >= %(after_at)s AND (observed_at, id) > (%(after_at)s, %(after_id)s)")
         params.update(after_at=after[0], after_id=after[1])
     order = "observed_at DESC, id DESC" if descending else "observed_at ASC, id ASC"
     items, fetched, last_at, last_id = conn.cursor(row_factory=tuple_row).execute(

@@ -115,8 +115,10 @@ def test_history_items_are_the_observations_exactly(client, shop, db):
     items = response.json["items"]  # parsed by the test client: valid JSON
     stored = db.execute("SELECT id, observed_at, price, currency, availability, ok, error, error_type, flagged "
                         "FROM observations WHERE product_id = %s ORDER BY observed_at", (product,)).fetchall()
-    assert items == [{**row, "observed_at": row["observed_at"].astimezone(timezone.utc).isoformat(),
-                      "price": None if row["price"] is None else str(row["price"])} for row in stored]
+    for item in items:  # ISO 8601 in UTC (Postgres drops trailing zeros of the microseconds)
+        assert item["observed_at"].endswith("+00:00")
+        item["observed_at"] = datetime.fromisoformat(item["observed_at"])
+    assert items == [{**row, "price": None if row["price"] is None else str(row["price"])} for row in stored]
     assert items[3]["error"] == odd
 
 
