@@ -2,8 +2,7 @@
 
 Loads >= 10,000,000 observations with COPY — 100,000 products x 100 days, plus 10 "dense" products
 observed every hour for a year (for first and deep pages of 500 rows) — aggregates the monthly
-statistics, then measures p50/p95/p99 latency and requests/s, with the same concurrent keep-alive
-clients, for:
+statistics, then measures, for:
 
   history first page   500 rows of a dense product's year (newest first)
   history deep page    page 15 of the same, by cursor
@@ -12,11 +11,21 @@ clients, for:
   bare Flask           a constant JSON body: one real first page, parsed once, serialized by Flask on
                        every request (the ratio baseline: same bytes, no auth, no query)
 
-Targets: history p95 <= 25 ms; deep page within 1.5x of the first page; API >= 50% of bare req/s.
-Each scenario also shows the CPU time it cost per request in each process (gunicorn workers, Postgres,
-Redis, this client): on two cores, that is what bounds requests/s.
+two things, each in rounds that alternate the scenarios so the machine's moods hit all alike:
 
-    .venv/bin/python bench/history_query.py [--products 100000] [--days 100] [--requests 1000] [--clients 2]
+  latency      p50/p95/p99 with 2 keep-alive clients (light load), and the CPU each request cost in
+               each process (gunicorn workers, Postgres, Redis, this client);
+  throughput   requests/s with as many clients as the server handles at once (workers x threads = 8),
+               so both servers are CPU-bound. With 2 clients neither is: each request of the API waits
+               on Redis and Postgres in turn while a core idles, so req/s there measures the length of
+               the chain, not capacity (it is printed too). A sweep on this 2-core machine: bare
+               plateaus at 4 clients, the API at 8; more clients add queueing only.
+
+Targets: history p95 <= 25 ms (light load); deep page within 1.5x of the first page; API first page
+>= 50% of bare req/s (throughput, median of the paired rounds).
+
+    .venv/bin/python bench/history_query.py [--products 100000] [--days 100] [--requests 3000]
+                                            [--clients 2] [--saturate 8] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from db.partitions import add_months, ensure_observation_partitions  # noqa: E40
 from scheduler.lifecycle import aggregate_completed_months  # noqa: E402
 
 DENSE = 10
+WORKERS, THREADS = 2, 4  # gunicorn workers and gthread threads, for the API and the baseline alike
 BARE_APP = '''
 import json
 import os
@@ -179,13 +189,15 @@ def server_pids(database_url: str, redis_url: str) -> dict[str, int]:
 
 
 class CpuMeter:
-    """CPU seconds used by each server's process tree, and by this process, between two readings."""
+    """CPU seconds used by each server's process tree, and by this process, between two readings.
+
+    The trees are walked at every reading: a pool opens connections (Postgres backends) under load and
+    gunicorn may start its workers after the port answers, and a process born between two readings
+    counts all its CPU to that interval.
+    """
 
     def __init__(self, servers_by_label: dict[str, int]):
-        self.procs = []
-        for label, pid in servers_by_label.items():
-            parent = psutil.Process(pid)
-            self.procs += [(label, p) for p in [parent, *parent.children(recursive=True)]]
+        self.roots = {label: psutil.Process(pid) for label, pid in servers_by_label.items()}
 
     @staticmethod
     def _cpu(proc) -> float:
@@ -195,16 +207,25 @@ class CpuMeter:
         except psutil.Error:
             return 0.0
 
-    def read(self) -> dict[str, float]:
-        used: dict[str, float] = {}
-        for kind, proc in self.procs:
-            used[kind] = used.get(kind, 0.0) + self._cpu(proc)
-        used["client"] = self._cpu(psutil.Process())
+    def read(self) -> dict[tuple[str, int], float]:
+        used: dict[tuple[str, int], float] = {}
+        for label, root in self.roots.items():
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for proc in tree:
+                used[(label, proc.pid)] = self._cpu(proc)
+        used[("client", os.getpid())] = self._cpu(psutil.Process())
         return used
 
     @staticmethod
     def delta(before: dict, after: dict) -> dict[str, float]:
-        return {k: after[k] - before.get(k, 0.0) for k in after}
+        """CPU seconds per label; processes gone since ``before`` are not counted (their last share is lost)."""
+        spent: dict[str, float] = {}
+        for (label, pid), seconds in after.items():
+            spent[label] = spent.get(label, 0.0) + seconds - before.get((label, pid), 0.0)
+        return spent
 
 
 def summary(latencies: list[float], elapsed: float) -> dict:
@@ -228,12 +249,34 @@ def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
     raise SystemExit(f"{app} did not start")
 
 
+def measure(scenarios, meter, requests: int, rounds: int, clients: int) -> dict:
+    """Every scenario ``requests`` times over ``rounds`` alternating rounds: latency summaries, req/s per
+    round, and CPU ms per request by process label."""
+    collected = {name: ([], 0.0) for name, *_ in scenarios}
+    cpu = {name: {} for name, *_ in scenarios}
+    per_round = {name: [] for name, *_ in scenarios}
+    for _round in range(rounds):
+        for name, port, paths, hdrs in scenarios:
+            before = meter.read()
+            latencies, elapsed = run(port, paths, hdrs, requests // rounds, clients)
+            per_round[name].append(len(latencies) / elapsed)
+            for label, used in meter.delta(before, meter.read()).items():
+                cpu[name][label] = cpu[name].get(label, 0.0) + used
+            collected[name] = (collected[name][0] + latencies, collected[name][1] + elapsed)
+    per_request = {name: {label: used / len(collected[name][0]) * 1000 for label, used in cpu[name].items()}
+                   for name in cpu}
+    return {"results": {name: summary(*value) for name, value in collected.items()}, "per_round": per_round,
+            "cpu": cpu, "per_request": per_request}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--requests", type=int, default=3000, help="per scenario, over all rounds")
-    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=2, help="keep-alive clients for the latency phase")
+    parser.add_argument("--saturate", type=int, default=WORKERS * THREADS,
+                        help="keep-alive clients for the throughput phase (default: workers x threads)")
     parser.add_argument("--rounds", type=int, default=10, help="scenarios alternate in rounds, so noise hits all alike")
     args = parser.parse_args()
 
@@ -252,7 +295,8 @@ def main() -> int:
         print(f"loaded {data['rows']:,} observations with COPY in {data['load_seconds']:.1f} s "
               f"({data['rows'] / data['load_seconds']:,.0f} rows/s); monthly statistics in {aggregated:.1f} s")
 
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OBSRV_API_WORKERS": "2",
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OBSRV_API_WORKERS": str(WORKERS),
+               "OBSRV_API_THREADS": str(THREADS),
                "OBSRV_RATE_LIMIT": "100000000/hour", "OBSRV_LOG_LEVEL": "WARNING"}
         api_port, bare_port = free_port(), free_port()
         procs.append(gunicorn("api:create_app()", api_port, env, ROOT))
@@ -290,44 +334,44 @@ def main() -> int:
                      ("bare Flask, constant first-page JSON", bare_port, ["/bare"], {})]
         for _name, port, paths, hdrs in scenarios:
             run(port, paths, hdrs, 100, args.clients)  # warm-up
-        collected = {name: ([], 0.0) for name, *_ in scenarios}
-        cpu = {name: {} for name, *_ in scenarios}
-        per_round = {name: [] for name, *_ in scenarios}
-        for _round in range(args.rounds):
-            for name, port, paths, hdrs in scenarios:
-                before = meter.read()
-                latencies, elapsed = run(port, paths, hdrs, args.requests // args.rounds, args.clients)
-                per_round[name].append(len(latencies) / elapsed)
-                for label, used in meter.delta(before, meter.read()).items():
-                    cpu[name][label] = cpu[name].get(label, 0.0) + used
-                collected[name] = (collected[name][0] + latencies, collected[name][1] + elapsed)
-        results = {name: summary(*value) for name, value in collected.items()}
-        labels = [label for label in ("api", "bare", "postgres", "redis", "client") if label in cpu[scenarios[0][0]]]
-        print(f"\n{'':40s} {'':35s}   CPU ms per request")
+        light = measure(scenarios, meter, args.requests, args.rounds, args.clients)
+        busy = measure(scenarios, meter, args.requests, args.rounds, args.saturate)
+        labels = [label for label in ("api", "bare", "postgres", "redis", "client") if label in light["cpu"][scenarios[0][0]]]
+
+        print(f"\nlatency: {args.clients} keep-alive clients{'':14s} CPU ms per request")
         print(f"{'scenario':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s}  "
               + " ".join(f"{label:>8s}" for label in labels) + f" {'total':>8s}")
-        for name, r in results.items():
-            count = len(collected[name][0])
-            per = {label: cpu[name][label] / count * 1000 for label in labels}
+        for name, r in light["results"].items():
+            per = light["per_request"][name]
             print(f"{name:40s} {r['p50']:8.2f} {r['p95']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f}  "
-                  + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per.values()):8.2f}")
-        first, deep_r = results[scenarios[0][0]], results[scenarios[1][0]]
-        bare = results[scenarios[-1][0]]
-        worst_p95 = max(results[s[0]]["p95"] for s in scenarios[:3])
-        print(f"\nhistory p95 (worst of the three) {worst_p95:.2f} ms (target <= 25): "
+                  + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per[label] for label in labels):8.2f}")
+        print(f"\nthroughput: {args.saturate} keep-alive clients{'':11s} CPU ms per request")
+        print(f"{'scenario':40s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s}  "
+              + " ".join(f"{label:>8s}" for label in labels) + f" {'total':>8s}")
+        for name, r in busy["results"].items():
+            per = busy["per_request"][name]
+            print(f"{name:40s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p95']:8.2f}  "
+                  + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per[label] for label in labels):8.2f}")
+
+        first_name, deep_name, bare_name = scenarios[0][0], scenarios[1][0], scenarios[-1][0]
+        first, deep_r = light["results"][first_name], light["results"][deep_name]
+        worst_p95 = max(light["results"][s[0]]["p95"] for s in scenarios[:3])
+        print(f"\nhistory p95 (worst of the three, {args.clients} clients) {worst_p95:.2f} ms (target <= 25): "
               f"{'PASS' if worst_p95 <= 25 else 'FAIL'}")
         print(f"deep/first page p95 {deep_r['p95'] / first['p95']:.2f}x (target <= 1.5): "
               f"{'PASS' if deep_r['p95'] <= 1.5 * first['p95'] else 'FAIL'}")
-        # Each round runs the first page right before the baseline: the two share the machine's mood, so the
-        # median of the per-round ratios is steadier than the ratio of the totals (both printed).
-        paired = [a / b for a, b in zip(per_round[scenarios[0][0]], per_round[scenarios[-1][0]])]
-        ratio = statistics.median(paired)
-        print(f"API first page / bare endpoint req/s {first['rps'] / bare['rps']:.2f} over all rounds; "
-              f"median of {len(paired)} paired rounds {ratio:.2f} (range {min(paired):.2f}-{max(paired):.2f}) "
-              f"(target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}")
-        print(f"({args.requests} requests per scenario in {args.rounds} alternating rounds over {args.clients} "
-              f"keep-alive clients; "
-              f"gunicorn 2 workers x gthread; {data['rows']:,} observations)")
+        # Each round runs the first page shortly before the baseline: the two share the machine's mood, so
+        # the median of the per-round ratios is steadier than the ratio of the totals (both printed).
+        for label, phase, judged in ((f"{args.clients} clients (latency-bound)", light, False),
+                                     (f"{args.saturate} clients (throughput)", busy, True)):
+            paired = [a / b for a, b in zip(phase["per_round"][first_name], phase["per_round"][bare_name])]
+            ratio = statistics.median(paired)
+            verdict = (f" (target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}" if judged else "")
+            print(f"API first page / bare req/s at {label}: median of {len(paired)} paired rounds {ratio:.2f} "
+                  f"(range {min(paired):.2f}-{max(paired):.2f}; all rounds "
+                  f"{phase['results'][first_name]['rps'] / phase['results'][bare_name]['rps']:.2f}){verdict}")
+        print(f"({args.requests} requests per scenario and phase in {args.rounds} alternating rounds; gunicorn "
+              f"{WORKERS} workers x {THREADS} gthread threads; {data['rows']:,} observations)")
         return 0
     finally:
         for proc in procs:

@@ -122,6 +122,33 @@ def test_history_items_are_the_observations_exactly(client, shop, db):
     assert items[3]["error"] == odd
 
 
+def test_pages_end_exactly_where_they_should_whatever_the_items_hold(client, shop, db):
+    """A page is cut from one string Postgres joined (the extra row that says "more" comes off its end):
+    error text that looks like the start of an item must not move the cut."""
+    product = shop["ids"][2]
+    at = NOW - timedelta(days=2)
+    ids = []
+    for n in range(7):
+        mimic = ',{"id":%d,"observed_at":' % (ids[-1] + 1 if ids else 1)  # what the next item starts with
+        ids.append(db.execute("INSERT INTO observations (product_id, observed_at, ok, error_type, error) VALUES "
+                              "(%s, %s, false, 'parse', %s) RETURNING id",
+                              (product, at + timedelta(minutes=n), mimic * (n % 3))).fetchone()["id"])
+    whole = history(client, shop["key"], product, order="asc").json["items"]
+    assert [i["id"] for i in whole] == ids
+    for order, expected in (("asc", whole), ("desc", whole[::-1])):
+        for limit in (1, 2, 3, 6, 7):
+            seen, cursor = [], None
+            while True:
+                body = history(client, shop["key"], product, order=order, limit=limit,
+                               **({"cursor": cursor} if cursor else {})).json
+                assert len(body["items"]) <= limit
+                seen += body["items"]
+                cursor = body["next_cursor"]
+                if cursor is None:
+                    break
+            assert seen == expected, (order, limit)
+
+
 def test_history_time_range(client, shop):
     start, end = NOW - timedelta(days=30), NOW - timedelta(days=20)
     body = history(client, shop["key"], shop["product"], start=start.isoformat(), end=end.isoformat(),
