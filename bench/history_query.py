@@ -269,6 +269,18 @@ def measure(scenarios, meter, requests: int, rounds: int, clients: int) -> dict:
             "cpu": cpu, "per_request": per_request}
 
 
+def table(title: str, phase: dict, columns: tuple[str, ...], labels: list[str]) -> None:
+    """One phase's results: the chosen columns, then CPU ms per request by process and in all."""
+    heads = {"p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "rps": "req/s"}
+    print(f"\n{title}")
+    print(f"{'scenario':40s} " + " ".join(f"{heads[c]:>8s}" for c in columns) + "  "
+          + " ".join(f"{label:>8s}" for label in labels) + f" {'CPU ms':>8s}")
+    for name, r in phase["results"].items():
+        per = phase["per_request"][name]
+        print(f"{name:40s} " + " ".join(f"{r[c]:8.0f}" if c == "rps" else f"{r[c]:8.2f}" for c in columns) + "  "
+              + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per[label] for label in labels):8.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=100_000)
@@ -338,20 +350,8 @@ def main() -> int:
         busy = measure(scenarios, meter, args.requests, args.rounds, args.saturate)
         labels = [label for label in ("api", "bare", "postgres", "redis", "client") if label in light["cpu"][scenarios[0][0]]]
 
-        print(f"\nlatency: {args.clients} keep-alive clients{'':14s} CPU ms per request")
-        print(f"{'scenario':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s}  "
-              + " ".join(f"{label:>8s}" for label in labels) + f" {'total':>8s}")
-        for name, r in light["results"].items():
-            per = light["per_request"][name]
-            print(f"{name:40s} {r['p50']:8.2f} {r['p95']:8.2f} {r['p99']:8.2f} {r['rps']:8.0f}  "
-                  + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per[label] for label in labels):8.2f}")
-        print(f"\nthroughput: {args.saturate} keep-alive clients{'':11s} CPU ms per request")
-        print(f"{'scenario':40s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s}  "
-              + " ".join(f"{label:>8s}" for label in labels) + f" {'total':>8s}")
-        for name, r in busy["results"].items():
-            per = busy["per_request"][name]
-            print(f"{name:40s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p95']:8.2f}  "
-                  + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per[label] for label in labels):8.2f}")
+        table(f"latency: {args.clients} keep-alive clients", light, ("p50", "p95", "p99", "rps"), labels)
+        table(f"throughput: {args.saturate} keep-alive clients", busy, ("rps", "p50", "p95"), labels)
 
         first_name, deep_name, bare_name = scenarios[0][0], scenarios[1][0], scenarios[-1][0]
         first, deep_r = light["results"][first_name], light["results"][deep_name]
