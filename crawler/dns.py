@@ -1,7 +1,8 @@
 """Name resolution for crawls: pinned host names, and the SSRF guard on every resolved address.
 
 ``OBSRV_DNS_OVERRIDES`` pins names to addresses (like ``curl --resolve``), for
-staging shops and for the test shops on 127.0.0.1. Unless
+staging shops and for the test shops on 127.0.0.1; ``*.shops.test=127.0.0.1``
+pins every name under ``shops.test``. Unless
 ``OBSRV_ALLOW_PRIVATE_TARGETS`` is on, a name that resolves to a private,
 loopback or link-local address is refused as a DNS failure, so a crawl can
 never be pointed at the deployment's own network.
@@ -55,8 +56,19 @@ class GuardedResolver(CachingThreadedResolver):
                 raise TargetRefusedError(message)
         return address
 
+    def pinned(self, name: str) -> str | None:
+        name = name.lower()
+        if name in self.overrides:
+            return self.overrides[name]
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            address = self.overrides.get("*." + ".".join(labels[i:]))
+            if address:
+                return address
+        return None
+
     def getHostByName(self, name, timeout=()):
-        pinned = self.overrides.get(name.lower())
+        pinned = self.pinned(name)
         if pinned:
             try:
                 return defer.succeed(self._guard(pinned, name))

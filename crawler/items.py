@@ -32,6 +32,7 @@ class CandidateItem(ProductFields):
     """A product page found by discovery, offered for approval."""
 
     website_id: int = 0
+    crawl_run_id: int = 0
     score: float = 0.0
 
 

@@ -1,4 +1,5 @@
-"""Downloader middlewares: the SSRF guard for address literals, and retries with exponential backoff."""
+"""Downloader middlewares: stopped crawls' requests dropped, the SSRF guard for address literals, robots.txt
+fetched in the website's own download slot, and retries with exponential backoff."""
 
 from __future__ import annotations
 
@@ -10,13 +11,64 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from db.urls import refused_address
 
 
 class TargetRefused(IgnoreRequest):
     """The URL's host is an address Obsrv must not fetch."""
+
+
+class CrawlStopped(IgnoreRequest):
+    """The request's crawl was stopped (time limit, shutdown) before it was sent."""
+
+
+class CrawlGateMiddleware:
+    """Drops the requests of a crawl that was stopped while they waited."""
+
+    def process_request(self, request, spider=None):
+        crawl = request.meta.get("crawl")
+        if crawl is not None and (crawl.stopped or crawl.finishing):
+            raise CrawlStopped(f"crawl stopped: {crawl.stopped}")
+        return None
+
+
+class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with robots.txt fetched in the website's own download slot (so it
+    counts toward the website's rate) and forgotten when the domain's last crawl ends (so the next crawl
+    reads it again and memory does not grow with every domain ever crawled)."""
+
+    async def robot_parser(self, request):
+        netloc = urlparse_cached(request).netloc
+        if netloc not in self._parsers:
+            self._parsers[netloc] = Deferred()
+            url = urlparse_cached(request)
+            meta = {"dont_obey_robotstxt": True}
+            if request.meta.get("download_slot"):
+                meta["download_slot"] = request.meta["download_slot"]
+            robotsreq = Request(f"{url.scheme}://{netloc}/robots.txt", priority=self.DOWNLOAD_PRIORITY, meta=meta,
+                                callback=NO_CALLBACK)
+            try:
+                response = await self.crawler.engine.download_async(robotsreq)
+                await self._parse_robots(response, netloc, request)
+            except Exception as exc:
+                self._robots_error(exc, netloc)
+            self._stats.inc_value("robotstxt/request_count")
+        parser = self._parsers[netloc]
+        if isinstance(parser, Deferred):
+            return await maybe_deferred_to_future(parser)
+        return parser
+
+    def forget(self, domain: str) -> None:
+        parser = self._parsers.get(domain)
+        if not isinstance(parser, Deferred):
+            self._parsers.pop(domain, None)
 
 
 class TargetGuardMiddleware:

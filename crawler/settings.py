@@ -1,7 +1,8 @@
 """Scrapy settings of Obsrv's crawler. Order is data: middlewares and pipelines are listed once, spaced by 100.
 
-Per-website and per-deployment values (rate, User-Agent, timeouts, render_js)
-are layered on top by :func:`crawler.run.crawl_settings`.
+Per-deployment values (User-Agent, timeouts, concurrency) are layered on top by
+:func:`crawler.runner.scrapy_settings`; per-website ones (rate, render_js, selectors) travel with each
+crawl (crawler.spiders.base.Crawl) and its download slot (crawler.manager.CrawlManager._pace).
 """
 
 BOT_NAME = "obsrv"
@@ -13,8 +14,8 @@ ROBOTSTXT_OBEY = True
 ROBOTSTXT_USER_AGENT = "Obsrv"
 
 # Politeness: one slot per website domain (requests carry meta["download_slot"]); its delay and
-# concurrency come from the website's crawl_rate_per_minute (DOWNLOAD_SLOTS, set per crawl).
-CONCURRENT_REQUESTS = 32
+# concurrency come from the crawl_rate_per_minute of the websites crawling it (the stricter wins).
+CONCURRENT_REQUESTS = 32              # raised with OBSRV_CRAWL_CONCURRENCY (crawler.runner)
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 # A product page gives one item: Scrapy's default of 100 parallel item workers per response only costs.
 CONCURRENT_ITEMS = 8
@@ -36,12 +37,21 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 OBSRV_RETRY_BACKOFF_BASE = 2.0
 OBSRV_RETRY_BACKOFF_MAX = 60.0
 
+# Every crawl fetches each page once by itself (discovery keeps its own seen-set): a process-wide
+# fingerprint set would only grow with every crawl the process has run.
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+DEPTH_LIMIT = 0                        # discovery counts its own depth (OBSRV_DISCOVERY_MAX_DEPTH)
+URLLENGTH_LIMIT = 0                    # no silent drops: every request of a crawl ends in its callback or errback
+
 TWISTED_DNS_RESOLVER = "crawler.dns.GuardedResolver"
 DNS_TIMEOUT = 10
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.CrawlGateMiddleware": 40,
     "crawler.middlewares.TargetGuardMiddleware": 50,
+    "crawler.middlewares.PoliteRobotsTxtMiddleware": 100,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
 }
@@ -52,9 +62,14 @@ ITEM_PIPELINES = {
     "pipelines.persist.PersistPipeline": 300,
 }
 
-EXTENSIONS = {
-    "crawler.extensions.CrawlRunExtension": 100,
+# render_js websites' requests (meta["playwright"]) go through Chromium; others through Scrapy's own
+# HTTP handler. The browser starts with the first such request, not with the process.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.browser.LazyPlaywrightHandler",
+    "https": "crawler.browser.LazyPlaywrightHandler",
 }
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 
 # Pages crawled here are HTML product pages; keep responses in memory, never on disk.
 HTTPCACHE_ENABLED = False

@@ -61,27 +61,26 @@ def detect(notified: dict, item, threshold_pct) -> list[dict]:
 
 
 class DiffPipeline:
-    def __init__(self):
-        self.notified: dict[int, dict] = {}
-        self.threshold = Decimal("1")
+    """Each crawl carries its products' notified state (loaded once, with the crawl); this updates it as the
+    crawl's own observations go by, so a product seen twice in one crawl is compared with the first."""
+
+    def __init__(self, manager):
+        self.manager = manager
 
     @classmethod
     def from_crawler(cls, crawler):
-        pipeline = cls()
-        pipeline.crawler = crawler
-        return pipeline
+        from crawler.manager import CrawlManager
 
-    def open_spider(self, spider=None):
-        spider = spider or self.crawler.spider
-        self.notified = {p["id"]: dict(p) for p in getattr(spider, "products", [])}
-        website = getattr(spider, "website", {}) or {}
-        self.threshold = Decimal(str(website.get("price_threshold_pct", 1)))
+        return cls(CrawlManager.of(crawler))
 
     def process_item(self, item, spider=None):
         if not isinstance(item, ObservationItem) or not item.ok or item.flagged:
             return item
-        state = self.notified.setdefault(item.product_id, {"last_ok_at": None})
-        item.changes = detect(state, item, self.threshold)
+        crawl = self.manager.crawls.get(item.crawl_run_id)
+        if crawl is None:
+            return item
+        state = crawl.notified.setdefault(item.product_id, {"last_ok_at": None})
+        item.changes = detect(state, item, crawl.threshold)
         for change in item.changes:
             if change["type"] == "price_changed":
                 state.update(notified_price=item.price, notified_currency=item.currency)

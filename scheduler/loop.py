@@ -2,16 +2,18 @@
 
 Each tick:
 1. **Due crawls** — active websites whose ``next_crawl_at`` has come are taken with
-   ``FOR UPDATE SKIP LOCKED`` (several schedulers never take the same one), one crawl job per
-   website and slot is queued with a job id made of the slot (a restart or a second scheduler
-   never queues a slot twice), spread over OBSRV_SCHEDULE_SPREAD_SECONDS by website id, and
-   ``next_crawl_at`` moves to the schedule's next slot.
+   ``FOR UPDATE SKIP LOCKED`` (several schedulers never take the same one); in the same transaction
+   one crawl work row per website and slot is written (its job id is the slot: a restart or a second
+   scheduler never queues a slot twice; none while a full crawl of the website still waits or runs),
+   due at a point spread over OBSRV_SCHEDULE_SPREAD_SECONDS by website id, and ``next_crawl_at``
+   moves to the schedule's next slot. Crawler processes claim the work (crawler.manager).
 2. **Outbox sweep** — change events neither delivered nor exhausted, due for longer than
    OBSRV_OUTBOX_GRACE_SECONDS and with no live job, are queued again (a lost Redis job loses nothing).
 3. **Lost discoveries** — a website still pending discovery ten minutes after its last change, with no
-   discovery run in the last hour, gets its discovery queued again.
+   discovery work waiting or running and none run in the last hour, gets a discovery queued again.
 4. **Dead crawls** — a running crawl whose heartbeat stopped for OBSRV_CRAWL_DEAD_SECONDS lost its
-   worker: it is marked failed (internal) and counts toward auto-pause.
+   crawler: it is marked failed (internal, "worker lost") and counts toward auto-pause, and its crawl
+   work is queued again (at most OBSRV_CRAWL_MAX_ATTEMPTS tries in all), for another crawler.
 5. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
    changes become one digest event, delivered like any other.
 6. **Lifecycle** — monthly statistics daily, retention weekly (scheduler.lifecycle).
@@ -29,12 +31,13 @@ from datetime import datetime, timedelta, timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from db.jobs import crawl_job_id, delivery_job_id, enqueue_crawl, enqueue_delivery
+from db.jobs import crawl_job_id, delivery_job_id, enqueue_delivery
 from db.partitions import ensure_observation_partitions
 from db.pool import get_pool
 from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
+from db.queries import work as work_q
 from db.redis_client import get_redis
 from scheduler.lifecycle import aggregate_completed_months, apply_retention
 from scheduler.outcomes import settle
@@ -79,34 +82,40 @@ class Scheduler:
         with self.pool.connection() as conn, conn.transaction():
             for website in websites_q.claim_due(conn, limit):
                 slot = website["next_crawl_at"]
-                job_id = crawl_job_id(website["id"], "scheduled", slot.strftime("%Y%m%dT%H%M"))
-                if self._job_live(job_id) is None:
-                    enqueue_crawl(self.redis, website["id"], "scheduled", settings=self.settings, job_id=job_id,
-                                  delay=spread_offset(website["id"], self.settings["OBSRV_SCHEDULE_SPREAD_SECONDS"]))
+                delay = spread_offset(website["id"], self.settings["OBSRV_SCHEDULE_SPREAD_SECONDS"])
+                job_id = work_q.enqueue(conn, website["id"], "scheduled", coalesce=True,
+                                        job_id=crawl_job_id(website["id"], "scheduled", slot.strftime("%Y%m%dT%H%M")),
+                                        run_after=now + timedelta(seconds=delay))
+                if job_id:
                     queued.append(job_id)
                 websites_q.set_next_crawl(conn, website["id"], websites_q.next_run(website["schedule"], max(now, slot)))
         return queued
 
     def reap_dead_crawls(self) -> list[int]:
-        """Crawls whose worker died (no heartbeat) are closed as failed and settled like any other."""
+        """Crawls whose crawler died (no heartbeat) are closed as failed and settled like any other; their work
+        goes back to the queue for another crawler (once more, by default)."""
+        silent = self.settings["OBSRV_CRAWL_DEAD_SECONDS"]
         with self.pool.connection() as conn:
             with conn.transaction():
-                dead = crawls_q.reap_dead(conn, self.settings["OBSRV_CRAWL_DEAD_SECONDS"])
+                dead = crawls_q.reap_dead(conn, silent)
+                requeued = work_q.reap(conn, silent, self.settings["OBSRV_CRAWL_MAX_ATTEMPTS"])
             for run in dead:
                 log.warning("crawl lost its worker", extra={"crawl_run_id": run["id"], "website_id": run["website_id"]})
                 settle(conn, self.redis, self.settings, run)
+            for work in requeued:
+                log.warning("crawl work taken back from a lost crawler",
+                            extra={"work_id": work["id"], "website_id": work["website_id"], "status": work["status"]})
         return [run["id"] for run in dead]
 
     def requeue_lost_discoveries(self) -> list[str]:
-        """A website whose discovery job never ran (Redis lost it, or was down at registration) gets one."""
+        """A website whose discovery never ran to an end (its work given up, say) gets one more."""
         queued = []
-        with self.pool.connection() as conn:
-            stuck = websites_q.stuck_in_discovery(conn)
-        for website in stuck:
-            job_id = crawl_job_id(website["id"], "discovery", "sweep" + datetime.now(timezone.utc).strftime("%Y%m%d%H"))
-            if self._job_live(job_id) is None:
-                enqueue_crawl(self.redis, website["id"], "discovery", settings=self.settings, job_id=job_id)
-                queued.append(job_id)
+        with self.pool.connection() as conn, conn.transaction():
+            for website in websites_q.stuck_in_discovery(conn):
+                job_id = work_q.enqueue(conn, website["id"], "discovery", job_id=crawl_job_id(
+                    website["id"], "discovery", "sweep" + datetime.now(timezone.utc).strftime("%Y%m%d%H")))
+                if job_id:
+                    queued.append(job_id)
         return queued
 
     def sweep_outbox(self) -> list[int]:

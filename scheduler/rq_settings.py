@@ -5,7 +5,6 @@ means every forked work-horse inherits them ready, instead of importing psycopg,
 again for each job (about 250 ms a job; the difference between 4 and dozens of deliveries a second).
 """
 
-import scheduler.crawl_job  # noqa: F401  (preload: the crawl job)
 import webhooks.delivery  # noqa: F401  (preload: the delivery job)
 from db.settings import load_settings
 

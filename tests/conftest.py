@@ -134,3 +134,15 @@ def new_client(db):
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def crawl_env(services, monkeypatch):
+    """Settings for crawler processes started by the test (through the environment)."""
+    for name, value in services.env(
+        OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false", OBSRV_RETRY_BACKOFF_BASE="0.01",
+        OBSRV_DOWNLOAD_TIMEOUT="3", OBSRV_LOG_LEVEL="WARNING", OBSRV_DOWNLOAD_MAXSIZE=str(5 * 1024 * 1024),
+    ).items():
+        monkeypatch.setenv(name, value)
+    for name in ("OBSRV_RUN_DIR",):
+        monkeypatch.delenv(name, raising=False)

@@ -12,15 +12,14 @@ from flask_smorest import abort
 from parsel import Selector
 
 from api.auth import Blueprint
-from api.deps import pool, redis_client
+from api.deps import pool
 from api.pagination import page
-from db import locks
-from db.jobs import enqueue_crawl
 from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import clients as audit_q
 from db.queries import products as products_q
 from db.queries import websites as q
+from db.queries import work as work_q
 from db.queries.websites import next_run
 from db.urls import TargetRefused, check_target, domain_of, is_http_url
 from webhooks import delivery
@@ -160,14 +159,9 @@ def _audit(conn, action: str, website_id: int, details: dict | None = None) -> N
                   target_type="website", target_id=website_id, details=details, request_id=g.get("request_id"))
 
 
-def _enqueue(website_id: int, kind: str, product_ids: list[int] | None = None) -> str | None:
-    """Queue a crawl; a Redis outage is logged and the scheduler's sweep queues it later."""
-    try:
-        job = enqueue_crawl(redis_client(), website_id, kind, settings=current_app.config, product_ids=product_ids)
-        return job.id
-    except Exception:
-        log.exception("could not enqueue crawl", extra={"website_id": website_id, "kind": kind})
-        return None
+def _enqueue(conn, website_id: int, kind: str, product_ids: list[int] | None = None) -> str:
+    """Queue a crawl as crawl work, in the request's transaction: a crawler process claims it."""
+    return work_q.enqueue(conn, website_id, kind, product_ids=product_ids)
 
 
 def _own_website(conn, website_id: int, *, for_update: bool = False) -> dict:
@@ -207,7 +201,7 @@ def register(body):
         if website is None:
             abort(409, message=f"You already registered the domain {domain}")
         _audit(conn, "website.created", website["id"], {"name": body["name"], "domain": domain})
-    job_id = _enqueue(website["id"], "discovery")
+        job_id = _enqueue(conn, website["id"], "discovery")
     return {"id": website["id"], "status": website["status"], "discovery_job_id": job_id}
 
 
@@ -258,6 +252,8 @@ def patch_website(body, website_id):
                 abort(409, message=str(exc))
             if new_status == "active":
                 website = q.update(conn, website_id, {"next_crawl_at": next_run(website["schedule"])})
+            if new_status == "pending_discovery":
+                _enqueue(conn, website_id, "discovery")
         _audit(conn, "website.updated", website_id,
                {k: (str(v) if not isinstance(v, (str, int, bool, dict, type(None))) else v) for k, v in body.items()})
     return website
@@ -307,7 +303,7 @@ def approve_products(body, website_id):
             website = q.set_status(conn, website_id, "active")
             website = q.update(conn, website_id, {"next_crawl_at": next_run(website["schedule"])})
         _audit(conn, "website.products_approved", website_id, {"product_ids": new, "total_approved": total})
-    job_id = _enqueue(website_id, "baseline", product_ids=new) if new else None
+        job_id = _enqueue(conn, website_id, "baseline", product_ids=new) if new else None
     return {"website_id": website_id, "approved": new, "total_approved": total, "status": website["status"],
             "baseline_job_id": job_id}
 
@@ -343,18 +339,16 @@ class TestWebhookSchema(ma.Schema):
 @blp.response(202, CrawlQueuedSchema)
 @blp.alt_response(409, response="CONFLICT")
 def crawl_now(website_id):
-    """Crawl the website's approved products now (409 if a crawl of it is running)."""
-    with pool().connection() as conn:
-        website = _own_website(conn, website_id)
+    """Crawl the website's approved products now (409 if a crawl of it is running or waiting)."""
+    with pool().connection() as conn, conn.transaction():
+        website = _own_website(conn, website_id, for_update=True)
         if website["status"] != "active":
             abort(409, message=f"Only an active website can be crawled; this one is {website['status']}")
-        if crawls_q.running(conn, website_id):
-            abort(409, message="A crawl of this website is running")
-    if redis_client().exists(locks.domain_lock_key(website["domain"])):
-        abort(409, message=f"A crawl of {website['domain']} is running")
-    job_id = _enqueue(website_id, "manual")
-    if job_id is None:
-        abort(503, message="The crawl queue is unavailable; try again shortly")
+        waiting = work_q.pending(conn, website_id)
+        if waiting or crawls_q.running(conn, website_id):
+            abort(409, message="A crawl of this website is " + (
+                "waiting to start" if waiting and waiting["status"] == "queued" else "running"))
+        job_id = _enqueue(conn, website_id, "manual")
     return {"website_id": website_id, "job_id": job_id}
 
 

@@ -1,12 +1,13 @@
-"""The discovery spider: find a shop's product pages from its seeds, robots.txt sitemaps and links.
+"""The discovery crawl: find a shop's product pages from its seeds, robots.txt sitemaps and links.
 
-Bounded by OBSRV_DISCOVERY_MAX_PAGES (CLOSESPIDER_PAGECOUNT) and
-OBSRV_DISCOVERY_MAX_DEPTH (DEPTH_LIMIT). Product pages become candidates
-with a preview; listing and category pages are followed, not offered.
+Bounded by OBSRV_DISCOVERY_MAX_PAGES (requests issued) and OBSRV_DISCOVERY_MAX_DEPTH (link depth
+from the seeds; sitemap entries count as depth 1). Product pages become candidates with a preview;
+listing and category pages are followed, not offered.
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.linkextractors import LinkExtractor
@@ -14,31 +15,32 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.errors import classify_failure
 from crawler.items import CandidateItem
-from crawler.spiders.base import ObsrvSpider
+from crawler.spiders.base import Crawl
+
+log = logging.getLogger("obsrv.crawl")
 
 SKIP_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp", "svg", "ico", "css", "js", "pdf", "zip", "mp4", "mp3",
                    "woff", "woff2", "ttf", "xml", "json", "txt"]
 PRODUCT_PRIORITY = 20      # likely product pages (from sitemaps) first, so the page budget finds them
 
 
-class DiscoverySpider(ObsrvSpider):
-    name = "discovery"
+class DiscoveryCrawl(Crawl):
+    """Finds a website's product pages; bounded by OBSRV_DISCOVERY_MAX_PAGES and OBSRV_DISCOVERY_MAX_DEPTH."""
 
-    def __init__(self, website_id, crawl_run_id=0, kind="discovery", **kwargs):
-        super().__init__(website_id, crawl_run_id, kind, **kwargs)
-        self.pages = 0
+    kind_name = "discovery"
+
+    def __init__(self, *, identities: dict[str, str], **kwargs):
+        super().__init__(**kwargs)
+        self.identities = identities        # identity -> url of the website's products: each offered once
+        self.max_pages = int(self.settings["OBSRV_DISCOVERY_MAX_PAGES"])
+        self.max_depth = int(self.settings["OBSRV_DISCOVERY_MAX_DEPTH"])
+        self.min_score = float(self.settings["OBSRV_DISCOVERY_MIN_SCORE"])
+        self.links = LinkExtractor(allow_domains=[self.host], deny_extensions=SKIP_EXTENSIONS, unique=True)
+        self.pages_parsed = 0
+        self.issued = 0
+        self.seen: set[str] = set()
         self.candidates: set[str] = set()
         self.seed_failures: list[tuple[str, str]] = []
-
-    @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.min_score = crawler.settings.getfloat("OBSRV_DISCOVERY_MIN_SCORE", 0.5)
-        spider.links = LinkExtractor(allow_domains=spider.allowed_domains, deny_extensions=SKIP_EXTENSIONS,
-                                     unique=True)
-        return spider
-
-    async def start(self):
         seeds = self.website["seed_urls"]
         roots = []
         for seed in seeds:
@@ -47,17 +49,36 @@ class DiscoverySpider(ObsrvSpider):
             if root not in roots:
                 roots.append(root)
         for robots in roots:
-            yield self.request(robots, self.parse_robots, errback=self.ignore_error, priority=PRODUCT_PRIORITY + 1,
-                               meta={"dont_obey_robotstxt": True})
+            self.follow(robots, "parse_robots", errback="ignore_error", priority=PRODUCT_PRIORITY + 1,
+                        dont_obey_robotstxt=True)
         for seed in seeds:
-            yield self.request(seed, self.parse_page, meta={"seed": True}, dont_filter=True)
+            self.seen.add(seed)
+            self.follow(seed, "parse_page", seed=True, obsrv_depth=0)
+
+    def expected_pages(self) -> int:
+        return self.max_pages
+
+    def may_fetch(self) -> bool:
+        return self.issued < self.max_pages
+
+    def request(self, url, handler, **kwargs):
+        self.issued += 1
+        return super().request(url, handler, **kwargs)
+
+    def visit(self, url: str, handler: str, *, depth: int, priority: int = 0, **meta) -> None:
+        """Follow a page of the site once (fragments aside), within the depth limit."""
+        url = url.split("#", 1)[0]
+        if url in self.seen or depth > self.max_depth:
+            return
+        self.seen.add(url)
+        self.follow(url, handler, priority=priority, obsrv_depth=depth, **meta)
 
     def parse_robots(self, response):
         if response.status != 200:
             return
         for url in sitemap_urls_from_robots(response.text, base_url=response.url):
             if self.same_site(url):
-                yield self.request(url, self.parse_sitemap, errback=self.ignore_error, priority=PRODUCT_PRIORITY)
+                self.visit(url, "parse_sitemap", depth=0, errback="ignore_error", priority=PRODUCT_PRIORITY)
 
     def parse_sitemap(self, response):
         if response.status != 200:
@@ -72,12 +93,12 @@ class DiscoverySpider(ObsrvSpider):
             if not url or not self.same_site(url):
                 continue
             if sitemap.type == "sitemapindex":
-                yield self.request(url, self.parse_sitemap, errback=self.ignore_error, priority=PRODUCT_PRIORITY)
+                self.visit(url, "parse_sitemap", depth=0, errback="ignore_error", priority=PRODUCT_PRIORITY)
             else:
-                yield self.request(url, self.parse_page, priority=PRODUCT_PRIORITY)
+                self.visit(url, "parse_page", depth=1, priority=PRODUCT_PRIORITY)
 
     def parse_page(self, response):
-        self.pages += 1
+        self.pages_parsed += 1
         if response.status >= 400 or not self.is_html(response):
             if response.meta.get("seed"):
                 kind = "http_status" if response.status >= 400 else "parse"
@@ -88,7 +109,7 @@ class DiscoverySpider(ObsrvSpider):
         try:
             product, page = self.analyze(response)
         except Exception as exc:  # one unreadable page must not end discovery
-            self.logger.exception(f"extraction failed on {response.url}")
+            log.exception("extraction failed", extra={"url": response.url, "crawl_run_id": self.run_id})
             self.record_error(response.url, "parse", f"extraction failed: {type(exc).__name__}: {exc}")
             return
         if product.blocked:
@@ -99,10 +120,12 @@ class DiscoverySpider(ObsrvSpider):
         if page.kind == "product" and product.is_product and page.score >= self.min_score:
             if response.url not in self.candidates:
                 self.candidates.add(response.url)
-                yield CandidateItem(website_id=self.website_id, score=round(page.score, 4),
-                                    **self.product_fields(product, response.url))
+                yield self.item(CandidateItem(website_id=self.website["id"], crawl_run_id=self.run_id,
+                                              score=round(page.score, 4),
+                                              **self.product_fields(product, response.url)))
+        depth = response.meta.get("obsrv_depth", 0) + 1
         for link in self.links.extract_links(response):
-            yield self.request(link.url, self.parse_page)
+            self.visit(link.url, "parse_page", depth=depth)
 
     def on_error(self, failure):
         request = failure.request
@@ -129,6 +152,6 @@ class DiscoverySpider(ObsrvSpider):
             error_type = self.error_types.most_common(1)[0][0]
             message = f"no product pages found; {len(self.errors)} page(s) failed"
         else:
-            error_type, message = "parse", f"no product pages found in {self.pages} page(s)"
+            error_type, message = "parse", f"no product pages found in {self.pages_parsed} page(s)"
         return {"status": "failed", "error_type": error_type, "error_message": message,
                 "error_products": self.errors, "candidates": 0}

@@ -1,40 +1,39 @@
-"""The product spider: one observation per approved product per crawl."""
+"""The product crawl: one observation per approved product per crawl."""
 
 from __future__ import annotations
 
+import logging
+from decimal import Decimal
+
 from crawler.errors import classify_failure
 from crawler.items import ObservationItem
-from crawler.spiders.base import ObsrvSpider, connect
-from db.queries import crawls as crawls_q
+from crawler.spiders.base import Crawl
+
+log = logging.getLogger("obsrv.crawl")
 
 
-class ProductSpider(ObsrvSpider):
-    name = "products"
+class ProductCrawl(Crawl):
+    """One observation per approved product per crawl (the products and their notified state come with it)."""
 
-    def __init__(self, website_id, crawl_run_id=0, kind="scheduled", product_ids=None, **kwargs):
-        super().__init__(website_id, crawl_run_id, kind, **kwargs)
-        if isinstance(product_ids, str):
-            product_ids = [int(x) for x in product_ids.split(",") if x]
-        self.product_ids = product_ids or None
-        self.products: list[dict] = []
+    kind_name = "products"
+
+    def __init__(self, *, products: list[dict], **kwargs):
+        super().__init__(**kwargs)
+        self.products = products
+        self.notified = {p["id"]: dict(p) for p in products}     # DiffPipeline's state, per product
+        self.threshold = Decimal(str(self.website.get("price_threshold_pct", 1)))
         self.attempted = self.ok = 0
+        for product in products:
+            self.follow(product["url"], "parse_product", product=product)
 
-    @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        with connect(crawler.settings) as conn:
-            spider.products = crawls_q.products_to_crawl(conn, spider.website_id, spider.product_ids)
-        return spider
-
-    async def start(self):
-        for product in self.products:
-            yield self.request(product["url"], self.parse_product, meta={"product": product}, dont_filter=True)
+    def expected_pages(self) -> int:
+        return len(self.products)
 
     def observation(self, response_or_request, **fields) -> ObservationItem:
         product = response_or_request.meta["product"]
         self.attempted += 1
-        return ObservationItem(website_id=self.website_id, product_id=product["id"], crawl_run_id=self.crawl_run_id,
-                               observed_at=self.now(), **fields)
+        return self.item(ObservationItem(website_id=self.website["id"], product_id=product["id"],
+                                         crawl_run_id=self.run_id, observed_at=self.now(), **fields))
 
     def failed(self, source, url: str, error_type: str, message: str, status: int | None = None):
         product = source.meta["product"]
@@ -52,7 +51,7 @@ class ProductSpider(ObsrvSpider):
         try:
             product = self.extract(response)
         except Exception as exc:  # an extractor bug must cost one observation, never the product's history
-            self.logger.exception(f"extraction failed on {response.url}")
+            log.exception("extraction failed", extra={"url": response.url, "crawl_run_id": self.run_id})
             return self.failed(response, url, "parse", f"extraction failed: {type(exc).__name__}: {exc}",
                                response.status)
         if product.blocked:
@@ -66,9 +65,9 @@ class ProductSpider(ObsrvSpider):
         if self.suspicious(response.meta["product"], product):
             # A price ×5 or ÷5 is more often a glitch (wrong element, a sale banner) than a real change:
             # look once more before anyone is alerted.
-            return self.request(url, self.confirm_product, dont_filter=True,
-                                meta={"product": response.meta["product"], "first": fields,
-                                      "first_status": response.status})
+            self.follow(url, "confirm_product", priority=10, product=response.meta["product"], first=fields,
+                        first_status=response.status)
+            return None
         self.ok += 1
         return self.observation(response, ok=True, http_status=response.status, **fields)
 
@@ -78,7 +77,7 @@ class ProductSpider(ObsrvSpider):
             return False
         if known.get("notified_currency") != product.currency:
             return False
-        factor = self.settings.getfloat("OBSRV_SUSPICIOUS_FACTOR", 5.0)
+        factor = float(self.settings["OBSRV_SUSPICIOUS_FACTOR"])
         return max(before, after) / min(before, after) >= factor
 
     def confirm_product(self, response):

@@ -15,12 +15,13 @@ RUN_COLUMNS = """id, website_id, kind, job_id, status, started_at, finished_at, 
     error_products"""
 
 
-def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: str | None) -> dict:
+def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: str | None,
+              work_id: int | None = None) -> dict:
     return conn.execute(
-        f"""INSERT INTO crawl_runs (website_id, kind, job_id, worker) VALUES (%s, %s, %s, %s)
+        f"""INSERT INTO crawl_runs (website_id, kind, job_id, worker, work_id) VALUES (%s, %s, %s, %s, %s)
             ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO UPDATE SET heartbeat_at = now()
             RETURNING {RUN_COLUMNS}""",
-        (website_id, kind, job_id, worker),
+        (website_id, kind, job_id, worker, work_id),
     ).fetchone()
 
 
@@ -34,19 +35,26 @@ def get_run(conn, run_id: int) -> dict | None:
     return conn.execute(f"SELECT {RUN_COLUMNS} FROM crawl_runs WHERE id = %s", (run_id,)).fetchone()
 
 
-def heartbeat(conn, run_id: int, pages_fetched: int | None = None) -> None:
-    conn.execute("UPDATE crawl_runs SET heartbeat_at = now(), pages_fetched = COALESCE(%s, pages_fetched) "
-                 "WHERE id = %s AND status = 'running'", (pages_fetched, run_id))
+def heartbeat(conn, run_ids: list[int], pages_fetched: list[int]) -> None:
+    """Stamp running crawls as alive, with the pages each fetched so far."""
+    conn.execute("""UPDATE crawl_runs r SET heartbeat_at = now(), pages_fetched = v.pages
+                      FROM unnest(%s::bigint[], %s::int[]) AS v(id, pages)
+                     WHERE r.id = v.id AND r.status = 'running'""", (list(run_ids), list(pages_fetched)))
 
 
-def add_counts(conn, run_id: int, *, attempted: int, ok: int, failed: int, changes: int) -> None:
+def add_counts(conn, counts: dict[int, tuple[int, int, int, int]]) -> None:
+    """Add (attempted, ok, failed, changes) to each crawl run's counters, all runs in one statement."""
+    if not counts:
+        return
+    ids = list(counts)
+    cols = list(zip(*(counts[i] for i in ids)))
     conn.execute(
-        """UPDATE crawl_runs SET products_attempted = products_attempted + %s, products_ok = products_ok + %s,
-                  products_failed = products_failed + %s, changes_detected = changes_detected + %s,
-                  heartbeat_at = now()
-            WHERE id = %s""",
-        (attempted, ok, failed, changes, run_id),
-    )
+        """UPDATE crawl_runs r SET products_attempted = products_attempted + v.attempted,
+                  products_ok = products_ok + v.ok, products_failed = products_failed + v.failed,
+                  changes_detected = changes_detected + v.changes, heartbeat_at = now()
+             FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[])
+                  AS v(id, attempted, ok, failed, changes)
+            WHERE r.id = v.id""", (ids, *[list(c) for c in cols]))
 
 
 def finish_run(conn, run_id: int, *, status: str, pages_fetched: int | None = None, error_type: str | None = None,
@@ -122,15 +130,23 @@ def health(conn, website_id: int, days: int = 7) -> dict:
     return {**stats, "last_success_at": last_success, "last_error": last_error}
 
 
-def products_to_crawl(conn, website_id: int, product_ids: list[int] | None = None) -> list[dict]:
-    """Approved products of a website (optionally only some), with their latest state for the diff."""
+def products_to_crawl(conn, website_id: int, product_ids: list[int] | None = None,
+                      work_id: int | None = None) -> list[dict]:
+    """Approved products of a website (optionally only some), with their latest state for the diff.
+
+    With ``work_id``, products already observed by an earlier run of the same crawl work (a crawl
+    taken up again after its crawler stopped or died) are left out: nothing is observed twice."""
     sql = """SELECT id, url, identity, name, price, currency, availability, last_ok_at,
                     notified_price, notified_currency, notified_availability
-               FROM products WHERE website_id = %s AND status = 'approved'"""
+               FROM products p WHERE website_id = %s AND status = 'approved'"""
     params: list = [website_id]
     if product_ids:
         sql += " AND id = ANY(%s)"
         params.append(list(product_ids))
+    if work_id is not None:
+        sql += """ AND NOT EXISTS (SELECT 1 FROM observations o JOIN crawl_runs r ON r.id = o.crawl_run_id
+                                    WHERE r.work_id = %s AND o.product_id = p.id)"""
+        params.append(work_id)
     return conn.execute(sql + " ORDER BY id", params).fetchall()
 
 

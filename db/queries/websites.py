@@ -41,12 +41,14 @@ def claim_due(conn, limit: int = 500) -> list[dict]:
 
 
 def stuck_in_discovery(conn, *, idle_seconds: int = 600, limit: int = 100) -> list[dict]:
-    """Websites waiting for a discovery that never started (its job was lost): none ran in the last hour."""
+    """Websites waiting for a discovery that none will run: no discovery work waiting or running, none in the last hour."""
     return conn.execute(
         """SELECT w.id FROM websites w
             WHERE w.status = 'pending_discovery' AND w.updated_at < now() - make_interval(secs => %s)
               AND NOT EXISTS (SELECT 1 FROM crawl_runs r WHERE r.website_id = w.id AND r.kind = 'discovery'
                                  AND (r.status = 'running' OR r.started_at > now() - interval '1 hour'))
+              AND NOT EXISTS (SELECT 1 FROM crawl_work k WHERE k.website_id = w.id AND k.kind = 'discovery'
+                                 AND k.status IN ('queued', 'running'))
             ORDER BY w.id LIMIT %s""", (idle_seconds, limit)).fetchall()
 
 
@@ -78,6 +80,12 @@ def get(conn, website_id: int, client_id: int | None = None, *, for_update: bool
     if for_update:
         sql += " FOR UPDATE"
     return conn.execute(sql, params).fetchone()
+
+
+def get_many(conn, website_ids: list[int]) -> dict[int, dict]:
+    """Websites by id (those that exist)."""
+    rows = conn.execute(f"SELECT {COLUMNS} FROM websites WHERE id = ANY(%s)", (list(website_ids),)).fetchall()
+    return {row["id"]: row for row in rows}
 
 
 def page(conn, client_id: int, *, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:

@@ -5,7 +5,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from types import SimpleNamespace
+
 from crawler.items import ObservationItem
+from crawler.spiders.products import ProductCrawl
+from db.settings import load_settings
 from pipelines.diff import DiffPipeline, detect
 
 SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -17,8 +21,16 @@ def notified(price="10.00", currency="GBP", availability="InStock", last_ok_at=S
 
 
 def obs(price="10.00", currency="GBP", availability="InStock", **kw):
-    return ObservationItem(url="u", product_id=1, ok=True, price=None if price is None else D(price),
+    return ObservationItem(url="u", product_id=1, crawl_run_id=7, ok=True, price=None if price is None else D(price),
                            currency=currency, availability=availability, **kw)
+
+
+def pipeline_for(state: dict, threshold="1"):
+    """The pipeline as a crawl uses it: the crawl (run 7) carries product 1's notified state."""
+    crawl = ProductCrawl(products=[{"id": 1, "url": "u", **state}], work={"id": 1, "kind": "scheduled"},
+                         website={"id": 1, "domain": "shop.test", "crawl_rate_per_minute": 10,
+                                  "price_threshold_pct": D(threshold)}, run={"id": 7}, settings=load_settings({}))
+    return DiffPipeline(SimpleNamespace(crawls={7: crawl})), crawl
 
 
 @pytest.mark.parametrize("new, threshold, changed", [
@@ -59,9 +71,7 @@ def test_baseline_is_not_a_change():
 
 
 def test_slow_drift_alerts_once_it_adds_up_then_resets_the_reference():
-    pipeline = DiffPipeline()
-    pipeline.notified = {1: notified()}
-    pipeline.threshold = D("5")
+    pipeline, _crawl = pipeline_for(notified(), threshold="5")
     seen = []
     for price in ("10.20", "10.40", "10.60", "10.70", "10.90", "11.20"):
         item = pipeline.process_item(obs(price, observed_at=SEEN))
@@ -71,9 +81,9 @@ def test_slow_drift_alerts_once_it_adds_up_then_resets_the_reference():
 
 
 def test_failed_and_flagged_observations_never_change_anything():
-    pipeline = DiffPipeline()
-    pipeline.notified = {1: notified()}
-    failed = pipeline.process_item(ObservationItem(url="u", product_id=1, ok=False, error_type="blocked"))
+    pipeline, crawl = pipeline_for(notified())
+    failed = pipeline.process_item(ObservationItem(url="u", product_id=1, crawl_run_id=7, ok=False,
+                                                   error_type="blocked"))
     flagged = pipeline.process_item(obs("99.00", flagged=True))
     assert failed.changes == [] and flagged.changes == []
-    assert pipeline.notified[1]["notified_price"] == D("10.00")
+    assert crawl.notified[1]["notified_price"] == D("10.00")

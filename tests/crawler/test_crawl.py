@@ -1,4 +1,4 @@
-"""The crawl job for real: Scrapy child process, a shop on 127.0.0.1, Postgres and Redis.
+"""Crawls for real: the crawler process, a shop on 127.0.0.1, Postgres and Redis.
 
 Discovery, baseline, and every kind of bad input ending as a clear crawl-run
 error or failed observation, with nothing stored earlier lost.
@@ -10,11 +10,10 @@ import shutil
 from decimal import Decimal
 
 import pytest
-from rq import Queue
 
 from db import locks
 from db.redis_client import get_redis
-from scheduler.crawl_job import run_crawl
+from tests.support.crawling import run_crawl
 from tests.support.factories import approve_products, last_run, make_website
 from tests.support.shop import Shop
 
@@ -171,21 +170,24 @@ def test_per_domain_rate_spaces_requests(db, crawl_env, books, monkeypatch):
     assert min(gaps) >= 0.45, gaps  # 120/minute: one request every 0.5 s, never two at once
 
 
-def test_one_crawl_per_domain_the_second_waits(db, crawl_env, services):
+def test_a_domain_another_crawler_holds_waits_its_turn(db, crawl_env, services):
     website_id = make_website(db, ["http://127.0.0.1:9/"], status="active")
     redis = get_redis(services.redis_url)
     token = locks.acquire(redis, locks.domain_lock_key("127.0.0.1:9"), 60)
     assert token
     result = run_crawl(website_id, "scheduled")
-    assert "deferred" in result
-    scheduled = Queue("crawl", connection=redis).scheduled_job_registry.get_job_ids()
-    assert result["deferred"] in scheduled
+    assert result["work"] == "queued" and "another crawler holds" in result["note"]
+    work = db.execute("SELECT attempts, run_after > now() AS later FROM crawl_work").fetchone()
+    assert work == {"attempts": 0, "later": True}  # handed back, tried again later, no attempt spent
     assert db.execute("SELECT count(*) AS n FROM crawl_runs").fetchone()["n"] == 0
     assert locks.release(redis, locks.domain_lock_key("127.0.0.1:9"), token)
 
 
-def test_deleted_website_job_is_a_no_op(db, crawl_env):
-    assert run_crawl(987654, "scheduled") == {"website_id": 987654, "skipped": "website deleted"}
+def test_work_of_a_paused_website_is_skipped(db, crawl_env):
+    website_id = make_website(db, ["http://127.0.0.1:9/"], status="paused")
+    result = run_crawl(website_id, "scheduled")
+    assert result["work"] == "done" and result["note"] == "skipped: website is paused"
+    assert db.execute("SELECT count(*) AS n FROM crawl_runs").fetchone()["n"] == 0
 
 
 JS_PAGE = """<html><head><title>JS product</title></head><body>

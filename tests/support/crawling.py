@@ -1,0 +1,52 @@
+"""Crawls for real in tests: crawl work in Postgres, then the crawler process (`python -m crawler`).
+
+``run_crawl(website_id, kind)`` queues the crawl as the API or the scheduler would, runs a crawler
+process with ``--until-idle`` in the test's environment (crawl_env) until no work is due, and returns
+what became of that work: its last crawl run, or why none ran.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+from psycopg.rows import dict_row
+
+from db.queries import work as work_q
+from tests.conftest import ROOT
+
+
+def run_crawler(*, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """One crawler process until no crawl work is due; fails loudly if it did not end well."""
+    env = env or dict(os.environ)
+    if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
+        env["OBSRV_LOG_LEVEL"] = os.environ["OBSRV_TEST_CRAWLER_LOG"]
+    result = subprocess.run([sys.executable, "-m", "crawler", "--until-idle"], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
+        print(result.stderr[-20000:])
+    return result
+
+
+def queue(website_id: int, kind: str, product_ids: list[int] | None = None) -> str:
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
+        return work_q.enqueue(conn, website_id, kind, product_ids=product_ids)
+
+
+def run_crawl(website_id: int, kind: str, product_ids: list[int] | None = None, *, timeout: float = 300) -> dict:
+    job_id = queue(website_id, kind, product_ids)
+    run_crawler(timeout=timeout)
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
+        work = conn.execute("SELECT * FROM crawl_work WHERE job_id = %s", (job_id,)).fetchone()
+        if work is None:
+            return {"website_id": website_id, "skipped": "website deleted"}
+        run = conn.execute("SELECT * FROM crawl_runs WHERE work_id = %s ORDER BY id DESC LIMIT 1",
+                           (work["id"],)).fetchone()
+    if run is None:
+        return {"website_id": website_id, "work": work["status"], "note": work["note"]}
+    return {"website_id": website_id, "crawl_run_id": run["id"], "status": run["status"],
+            "products_ok": run["products_ok"], "products_failed": run["products_failed"], "work": work["status"]}
