@@ -367,6 +367,11 @@ class CrawlManager:
         if runs:
             crawls_q.heartbeat(conn, [r for r, _ in runs], [p for _, p in runs])
         work_q.heartbeat(conn, self.worker)
+        try:  # who crawls, for health checks: obsrv:crawler:<host> lives three heartbeats
+            self.redis.set(f"obsrv:crawler:{socket.gethostname()}", self.worker,
+                           ex=int(3 * float(self.settings["OBSRV_HEARTBEAT_SECONDS"])) + 1)
+        except RedisError:
+            pass
         seconds = self.settings["OBSRV_CRAWL_LOCK_SECONDS"]
         for domain, token in list(self._domain_tokens.items()):
             try:

@@ -30,7 +30,7 @@ from db.settings import with_database  # noqa: E402
 
 APP_TABLES = (
     "audit_log, product_statistics, webhook_deliveries, change_events, observations, products, crawl_runs, "
-    "webhook_secrets, websites, api_keys, clients"
+    "crawl_work, webhook_secrets, websites, api_keys, clients"
 )
 
 

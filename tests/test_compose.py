@@ -16,11 +16,13 @@ def test_compose_file_validates():
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert {"postgres", "redis", "migrate", "api", "worker", "scheduler"} <= set(services)
-    for name in ("postgres", "redis", "api", "worker", "scheduler"):
+    assert {"postgres", "redis", "migrate", "api", "crawler", "worker", "scheduler"} <= set(services)
+    for name in ("postgres", "redis", "api", "crawler", "worker", "scheduler"):
         assert "healthcheck" in services[name], name
         assert services[name]["restart"] == "unless-stopped", name
     assert services["migrate"]["command"] == ["python", "-m", "db", "migrate"]
-    for name in ("api", "worker", "scheduler"):
+    for name in ("api", "crawler", "worker", "scheduler"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "rq worker --with-scheduler" in " ".join(services["worker"]["command"])
+    assert " ".join(services["worker"]["command"]).endswith(" webhooks")  # deliveries never wait behind crawls
+    assert services["crawler"]["command"] == ["python", "-m", "crawler"]

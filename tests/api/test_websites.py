@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-from rq import Queue
 
 from db.redis_client import get_redis
 from tests.conftest import bearer
@@ -30,9 +29,9 @@ def test_register_returns_202_and_enqueues_discovery(api, services, db):
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     assert body["status"] == "pending_discovery" and body["discovery_job_id"]
-    jobs = Queue("crawl", connection=get_redis(services.redis_url)).jobs
-    assert [j.id for j in jobs] == [body["discovery_job_id"]]
-    assert jobs[0].func_name == "scheduler.crawl_job.run_crawl" and jobs[0].args == (body["id"], "discovery")
+    work = db.execute("SELECT job_id, website_id, kind, status FROM crawl_work").fetchall()
+    assert work == [{"job_id": body["discovery_job_id"], "website_id": body["id"], "kind": "discovery",
+                     "status": "queued"}]
     website = client.get(f"/v1/websites/{body['id']}", headers=bearer(key)).get_json()
     assert website["domain"] == "127.0.0.1:9" and website["schedule"] == "0 2 * * *"
     assert Decimal(website["price_threshold_pct"]) == Decimal("2.5") and website["crawl_rate_per_minute"] == 30
@@ -201,8 +200,9 @@ def test_candidates_ranked_best_first_and_approval(api, db, services):
     assert ok.status_code == 202, ok.get_json()
     body = ok.get_json()
     assert body["total_approved"] == 60 and body["status"] == "active" and body["baseline_job_id"]
-    job = Queue("crawl", connection=get_redis(services.redis_url)).jobs[0]
-    assert job.args == (website_id, "baseline") and sorted(job.kwargs["product_ids"]) == sorted(ids[:60])
+    job = db.execute("SELECT * FROM crawl_work WHERE job_id = %s", (body["baseline_job_id"],)).fetchone()
+    assert (job["website_id"], job["kind"]) == (website_id, "baseline")
+    assert sorted(job["product_ids"]) == sorted(ids[:60])
     # 60 + 41 > 100
     assert client.post(f"/v1/websites/{website_id}/approve-products", json={"product_ids": ids[60:101]},
                        headers=bearer(key)).status_code == 400
@@ -232,24 +232,25 @@ def test_pause_and_resume(api, db):
 
 
 def test_crawl_now_queues_a_manual_crawl_or_says_409(api, db, services):
-    from db import locks
-
     client, key = api
     website_id = register(client, key).get_json()["id"]
     assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 409  # not active
     db.execute("UPDATE websites SET status = 'active' WHERE id = %s", (website_id,))
-    get_redis(services.redis_url).flushdb()
+    db.execute("UPDATE crawl_work SET status = 'done'")  # its discovery ran
     queued = client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key))
     assert queued.status_code == 202
-    job = Queue("crawl", connection=get_redis(services.redis_url)).jobs[0]
-    assert job.id == queued.get_json()["job_id"] and job.args == (website_id, "manual")
+    job = db.execute("SELECT * FROM crawl_work WHERE job_id = %s", (queued.get_json()["job_id"],)).fetchone()
+    assert (job["website_id"], job["kind"], job["status"]) == (website_id, "manual", "queued")
+    waiting = client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key))
+    assert waiting.status_code == 409 and "waiting" in waiting.get_json()["message"]
+    db.execute("UPDATE crawl_work SET status = 'running' WHERE id = %s", (job["id"],))
+    busy = client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key))
+    assert busy.status_code == 409 and "running" in busy.get_json()["message"]
+    db.execute("UPDATE crawl_work SET status = 'done' WHERE id = %s", (job["id"],))
     run = db.execute("INSERT INTO crawl_runs (website_id, kind) VALUES (%s, 'manual') RETURNING id",
                      (website_id,)).fetchone()["id"]
     assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 409
     db.execute("UPDATE crawl_runs SET status = 'succeeded' WHERE id = %s", (run,))
-    token = locks.acquire(get_redis(services.redis_url), locks.domain_lock_key("127.0.0.1:9"), 30)
-    busy = client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key))
-    assert busy.status_code == 409 and "running" in busy.get_json()["message"]
-    locks.release(get_redis(services.redis_url), locks.domain_lock_key("127.0.0.1:9"), token)
+    assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 202
     reader = client.post("/v1/auth/keys", json={"name": "r", "scopes": ["read"]}, headers=bearer(key)).get_json()["key"]
     assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(reader)).status_code == 403

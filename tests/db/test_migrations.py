@@ -11,7 +11,7 @@ from db.partitions import add_months, ensure_observation_partitions, existing_pa
 from db.settings import with_database
 
 TABLES = {"clients", "api_keys", "websites", "webhook_secrets", "products", "observations", "change_events",
-          "webhook_deliveries", "crawl_runs", "product_statistics", "audit_log"}
+          "webhook_deliveries", "crawl_runs", "product_statistics", "audit_log", "crawl_work"}
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def tables(url):
 def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
     assert tables(empty_db) == set()
     applied = migrate(empty_db)
-    assert applied == ["0001_initial"]
+    assert applied == ["0001_initial", "0002_crawl_work"]
     assert TABLES <= tables(empty_db)
     assert migrate(empty_db) == []  # second run: nothing to do
     with psycopg.connect(empty_db) as conn:
@@ -56,9 +56,9 @@ def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
 
 def test_rollback_then_apply_again(empty_db):
     migrate(empty_db)
-    assert rollback_all(empty_db) == ["0001_initial"]
+    assert rollback_all(empty_db) == ["0002_crawl_work", "0001_initial"]
     assert not (TABLES & tables(empty_db))
-    assert migrate(empty_db) == ["0001_initial"]
+    assert migrate(empty_db) == ["0001_initial", "0002_crawl_work"]
 
 
 def test_partitions_are_created_ahead_by_code(db):

@@ -1,34 +1,25 @@
 """The heart of the product, end to end through the real processes:
 
-API → RQ `crawl` queue → a real `rq worker` → Scrapy child → pipelines → Postgres → API.
+API → crawl work in Postgres → a real crawler process (`python -m crawler`) → pipelines → Postgres → API.
 A shop built from the 200 recorded books.toscrape.com pages is served on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import ROOT, bearer
+from tests.conftest import bearer
+from tests.support.crawling import run_crawler
 from tests.support.shop import Shop
 
 pytestmark = pytest.mark.slow
 
 
 def run_worker(services, timeout=600):
-    """A real RQ worker, in burst mode: it works until the queues are empty, then exits."""
-    env = services.env(OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false",
-                       OBSRV_RETRY_BACKOFF_BASE="0.01", OBSRV_LOG_LEVEL="WARNING")
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "-c", "scheduler.rq_settings", "--url",
-         services.redis_url,
-         "crawl", "webhooks", "default"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    """A real crawler process, until no crawl work is due."""
+    return run_crawler(timeout=timeout, env=services.env(
+        OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false", OBSRV_RETRY_BACKOFF_BASE="0.01",
+        OBSRV_LOG_LEVEL="WARNING"))
 
 
 def test_register_discover_approve_100_and_baseline(make_app, new_client, services, db):
@@ -43,7 +34,7 @@ def test_register_discover_approve_100_and_baseline(make_app, new_client, servic
         dead = api.post("/v1/websites", headers=bearer(key), json={
             "name": "Gone", "seed_urls": ["http://127.0.0.1:9/"]}).get_json()["id"]
 
-        run_worker(services)  # both discoveries, one worker
+        run_worker(services)  # both discoveries, one crawler process
         website = api.get(f"/v1/websites/{website_id}", headers=bearer(key)).get_json()
         assert website["status"] == "pending_approval", website
         gone = api.get(f"/v1/websites/{dead}", headers=bearer(key)).get_json()

@@ -132,13 +132,14 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
     assert listed.status_code == 200 and listed.json()[0]["scopes"] == ["read", "write", "admin"]
     assert requests.get(b.base + "/v1/auth/keys", headers=bearer(key), timeout=5).status_code == 401
 
-    # the worker listens on the three queues, the scheduler ticks
+    # the webhook worker listens on its queue only, the crawler runs, the scheduler ticks
     conn = redis.Redis.from_url(services_a["REDIS_URL"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (Worker.all(connection=conn) and conn.exists("obsrv:scheduler:heartbeat")):
         time.sleep(0.3)
     workers = Worker.all(connection=conn)
-    assert len(workers) == 1 and sorted(workers[0].queue_names()) == ["crawl", "default", "webhooks"]
+    assert len(workers) == 1 and workers[0].queue_names() == ["webhooks"]
+    assert any("crawler" in p.cmdline() for p in a.processes()), "no crawler process"
     assert conn.exists("obsrv:scheduler:heartbeat")
     conn.close()
 
@@ -147,7 +148,7 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
 
     # Ctrl-C stops everything, each service independently
     before = a.processes()
-    assert len(before) >= 5  # runner, honcho, gunicorn (+worker), rq worker, scheduler, servers
+    assert len(before) >= 6  # runner, honcho, gunicorn (+worker), crawler, rq worker, scheduler, servers
     a.ctrl_c()
     gone, alive = psutil.wait_procs(before, timeout=30)
     assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}\n{a.output()}"

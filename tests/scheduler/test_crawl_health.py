@@ -6,7 +6,7 @@ from rq import Queue
 
 from db.redis_client import get_redis
 from db.settings import load_settings
-from scheduler.crawl_job import run_crawl
+from tests.support.crawling import run_crawl
 from scheduler.loop import Scheduler
 from tests.conftest import bearer
 from tests.support.factories import approve_products, make_website

@@ -1,10 +1,7 @@
-"""Scheduled crawls: due websites queued once per slot, spread, paused skipped, next slot computed."""
+"""Scheduled crawls: due websites queued (as crawl work) once per slot, spread, paused skipped, next slot computed."""
 
 from datetime import datetime, timedelta, timezone
 
-from rq import Queue
-
-from db.redis_client import get_redis
 from db.settings import load_settings
 from scheduler.loop import Scheduler, spread_offset
 
@@ -16,6 +13,10 @@ def website(db, status="active", schedule="*/5 * * * *", due_minutes_ago=1, doma
         "INSERT INTO websites (client_id, name, domain, seed_urls, status, schedule, next_crawl_at) "
         "VALUES (%s, 'w', %s, %s, %s, %s, %s) RETURNING id",
         (client, domain or f"d{client}.test", ["https://x.test/"], status, schedule, due)).fetchone()["id"]
+
+
+def work(db):
+    return db.execute("SELECT website_id, kind, job_id, status, run_after FROM crawl_work ORDER BY id").fetchall()
 
 
 def scheduler_for(services, **overrides):
@@ -32,8 +33,7 @@ def test_due_websites_are_queued_once_per_slot_and_advanced(db, services):
     queued = first.enqueue_due_crawls()
     assert queued == [f"crawl-{active}-scheduled-{q.split('-scheduled-')[1]}" for q in queued] and len(queued) == 1
     assert second.enqueue_due_crawls() == []  # a second scheduler finds nothing due: the slot moved on
-    jobs = Queue("crawl", connection=get_redis(services.redis_url)).jobs
-    assert [(j.args, j.id) for j in jobs] == [((active, "scheduled"), queued[0])]
+    assert [(w["website_id"], w["kind"], w["job_id"]) for w in work(db)] == [(active, "scheduled", queued[0])]
     rows = {r["id"]: r for r in db.execute("SELECT id, next_crawl_at FROM websites").fetchall()}
     assert rows[active]["next_crawl_at"] > datetime.now(timezone.utc)
     assert rows[active]["next_crawl_at"].minute % 5 == 0
@@ -47,14 +47,15 @@ def test_a_restart_does_not_queue_the_same_slot_twice(db, services):
     assert len(scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=0).enqueue_due_crawls()) == 1
     db.execute("UPDATE websites SET next_crawl_at = %s WHERE id = %s", (slot, wid))  # as if the commit was lost
     assert scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=0).enqueue_due_crawls() == []
-    assert len(Queue("crawl", connection=get_redis(services.redis_url)).jobs) == 1
+    assert len(work(db)) == 1
 
 
 def test_many_websites_due_at_once_are_spread(db, services):
     ids = [website(db) for _ in range(20)]
     scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=600).enqueue_due_crawls()
-    registry = Queue("crawl", connection=get_redis(services.redis_url)).scheduled_job_registry
-    assert len(registry.get_job_ids()) == sum(1 for i in ids if spread_offset(i, 600) > 0)
+    now = datetime.now(timezone.utc)
+    later = [w for w in work(db) if w["run_after"] > now]
+    assert len(later) == sum(1 for i in ids if spread_offset(i, 600) > 0)
     offsets = {spread_offset(i, 600) for i in ids}
     assert len(offsets) > 10 and max(offsets) < 600
 
@@ -66,7 +67,13 @@ def test_a_lost_discovery_job_is_queued_again(db, services):
     scheduler = scheduler_for(services)
     queued = scheduler.requeue_lost_discoveries()
     assert len(queued) == 1 and queued[0].startswith(f"crawl-{lost}-discovery-")
-    assert scheduler.requeue_lost_discoveries() == []  # its job is waiting: not twice
-    jobs = Queue("crawl", connection=get_redis(services.redis_url)).jobs
-    assert [j.args for j in jobs] == [(lost, "discovery")]
-    assert fresh not in [j.args[0] for j in jobs]
+    assert scheduler.requeue_lost_discoveries() == []  # its work is waiting: not twice
+    assert [(w["website_id"], w["kind"]) for w in work(db)] == [(lost, "discovery")]
+
+
+def test_a_full_crawl_still_waiting_is_not_queued_again(db, services):
+    wid = website(db)
+    db.execute("INSERT INTO crawl_work (website_id, kind, job_id) VALUES (%s, 'manual', 'm1')", (wid,))
+    assert scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=0).enqueue_due_crawls() == []
+    assert [w["job_id"] for w in work(db)] == ["m1"]
+    assert db.execute("SELECT next_crawl_at > now() AS moved FROM websites").fetchone()["moved"]  # slot moved on

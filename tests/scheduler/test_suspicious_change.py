@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from scheduler.crawl_job import run_crawl
+from tests.support.crawling import run_crawl
 from tests.support.factories import approve_products, make_website
 from tests.support.shop import fixtures_dir
 

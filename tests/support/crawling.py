@@ -47,6 +47,9 @@ def run_crawl(website_id: int, kind: str, product_ids: list[int] | None = None, 
         run = conn.execute("SELECT * FROM crawl_runs WHERE work_id = %s ORDER BY id DESC LIMIT 1",
                            (work["id"],)).fetchone()
     if run is None:
-        return {"website_id": website_id, "work": work["status"], "note": work["note"]}
+        result = {"website_id": website_id, "work": work["status"], "note": work["note"]}
+        if (work["note"] or "").startswith("skipped: "):
+            result["skipped"] = work["note"].removeprefix("skipped: ")
+        return result
     return {"website_id": website_id, "crawl_run_id": run["id"], "status": run["status"],
             "products_ok": run["products_ok"], "products_failed": run["products_failed"], "work": work["status"]}
