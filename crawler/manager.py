@@ -130,19 +130,27 @@ class CrawlManager:
         self._loop(self.heartbeat, float(self.settings["OBSRV_HEARTBEAT_SECONDS"]))
         self._loop(self.tick, 1.0)
         log.info("crawler started", extra={"worker": self.worker, "concurrency": self.concurrency})
+        next_claim = None
         while not self.stopping:
             free = self.concurrency - len(self.crawls)
+            if next_claim is None and free > 0:
+                next_claim = asyncio.ensure_future(self.in_db(self._claim, min(free, CLAIM_CHUNK)))
             claimed = []
-            if free > 0:
+            if next_claim is not None:
                 try:
-                    claimed = await self.in_db(self._claim, min(free, CLAIM_CHUNK))
+                    claimed = await next_claim
                 except Exception:  # Postgres restarting, say: try again at the next poll
                     log.exception("could not claim crawl work")
+                next_claim = None
+            more = self.concurrency - len(self.crawls) - len(claimed)
+            if claimed and len(claimed) == CLAIM_CHUNK and more > 0:
+                # there may be more: claim the next chunk while the engine takes this one's first pages
+                next_claim = asyncio.ensure_future(self.in_db(self._claim, min(more, CLAIM_CHUNK)))
             for crawl in claimed:
                 for request in self._open(crawl):
                     yield request
-            if claimed and len(claimed) == min(free, CLAIM_CHUNK):
-                continue  # there may be more
+            if next_claim is not None:
+                continue
             if self.until_idle and not claimed and not self.crawls:
                 break
             self._wake.clear()
@@ -150,6 +158,13 @@ class CrawlManager:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.TimeoutError:
                 pass
+        if next_claim is not None:  # claimed while stopping: open them, the drain hands them back
+            try:
+                for crawl in await next_claim:
+                    for request in self._open(crawl):
+                        yield request
+            except Exception:
+                log.exception("could not claim crawl work")
         await self._drain()
 
     def _claim(self, limit: int) -> list[Crawl]:
