@@ -198,7 +198,8 @@ class CrawlManager:
 
     def _build(self, conn, work: dict, website: dict) -> Crawl | None:
         """A crawl's context, read once: website, products or identities, its crawl run."""
-        job_id = work["job_id"] if work["attempts"] <= 1 else f"{work['job_id']}#{work['attempts']}"
+        earlier = conn.execute("SELECT count(*) AS n FROM crawl_runs WHERE work_id = %s", (work["id"],)).fetchone()["n"]
+        job_id = work["job_id"] if earlier == 0 else f"{work['job_id']}#{earlier + 1}"  # taken up again: a new run
         run = crawls_q.start_run(conn, website_id=website["id"], kind=work["kind"], job_id=job_id,
                                  worker=self.worker, work_id=work["id"])
         if run["status"] != "running":  # this attempt already ran to its end
