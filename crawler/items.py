@@ -23,6 +23,8 @@ class ProductFields:
     stock_quantity: int | None = None
     platform_id: str | None = None
     canonical_url: str | None = None
+    list_price: Decimal | None = None      # price before a sale, kept apart from price
+    offers: list = field(default_factory=list)   # crawler.extract.product.Offer, one per variant/seller
     sources: dict = field(default_factory=dict)
     identity: str | None = None            # set by NormalizePipeline
 

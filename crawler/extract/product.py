@@ -67,6 +67,36 @@ class Found:
 
 
 @dataclass
+class Offer:
+    """One offer of the page: a variant (size, colour, ...) or a seller's offer of the product.
+
+    ``selected``: this is the offer the product reports (the one the URL selects, else the page's
+    default); the product's price, currency, availability and sku are this offer's.
+    """
+
+    price: Decimal | None = None
+    currency: str | None = None
+    availability: str | None = None
+    sku: str | None = None
+    name: str | None = None
+    url: str | None = None
+    list_price: Decimal | None = None
+    selected: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "url": self.url,
+            "price": format_amount(self.price, self.currency),
+            "list_price": format_amount(self.list_price, self.currency),
+            "currency": self.currency,
+            "availability": self.availability,
+            "selected": self.selected,
+        }
+
+
+@dataclass
 class ExtractedProduct:
     name: str | None = None
     price: Decimal | None = None
@@ -80,6 +110,10 @@ class ExtractedProduct:
     canonical_url: str | None = None
     platform: str | None = None
     platform_id: str | None = None
+    #: the price before a sale (strikethrough / list / "was" price), kept apart from ``price``
+    list_price: Decimal | None = None
+    #: every offer the page carries (variants, sellers); empty when the page has one plain offer
+    offers: list[Offer] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     blocked: str | None = None
     is_product: bool = False
@@ -99,6 +133,8 @@ class ExtractedProduct:
             "canonical_url": self.canonical_url,
             "platform": self.platform,
             "platform_id": self.platform_id,
+            "list_price": format_amount(self.list_price, self.currency),
+            "offers": [offer.to_json() for offer in self.offers],
             "blocked": self.blocked,
             "is_product": self.is_product,
         }

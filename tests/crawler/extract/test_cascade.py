@@ -37,7 +37,8 @@ def test_to_json_shape():
     assert product.to_json() == {
         "name": "x", "price": "1299.00", "currency": "EUR", "availability": None, "sku": None, "gtin": None,
         "brand": None, "image": None, "sources": {}, "stock_quantity": None, "canonical_url": None,
-        "platform": None, "platform_id": None, "blocked": None, "is_product": False,
+        "platform": None, "platform_id": None, "list_price": None, "offers": [], "blocked": None,
+        "is_product": False,
     }
 
 

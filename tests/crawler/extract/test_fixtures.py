@@ -17,7 +17,7 @@ from .conftest import CASES_DIR, case_names, load_case
 
 JSON_KEYS = {
     "name", "price", "currency", "availability", "sku", "gtin", "brand", "image", "sources",
-    "stock_quantity", "canonical_url", "platform", "platform_id", "blocked", "is_product",
+    "stock_quantity", "canonical_url", "platform", "platform_id", "list_price", "offers", "blocked", "is_product",
 }
 
 
