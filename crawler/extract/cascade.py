@@ -18,6 +18,13 @@ the availability; and when the URL selects a variant (``?variant=``,
 single Offer, an AggregateOffer, the price metas) gives price, availability, stock
 quantity and SKU only if no later source resolves the selected variant.
 
+Identifiers a person reads (:mod:`.identifiers`) are looked at after the stages, even
+after an early stop: a structured ``sku`` the page never shows gives way to a shop code
+the page labels and shows (``sources["sku"]`` then says so, e.g. ``heuristics (shown on
+the page; jsonld sku DWFWKMMBM is not)``), unless the URL selects a variant or the
+structured sku extends the shown code (a variant's sku); with no sku at all, a labelled code, else the
+URL's product id when the markup repeats it (source ``url``).
+
 ``platform`` (detected from markup) and ``platform_id`` (the platform's product id)
 are looked up whenever a platform is detected, even after an early stop: they are the
 product's identity.
@@ -29,7 +36,7 @@ import functools
 import logging
 from typing import Callable
 
-from . import jsonld, microdata, opengraph, platforms, rdfa, selectors, visible
+from . import identifiers, jsonld, microdata, opengraph, platforms, rdfa, selectors, visible
 from .page import Page
 from .prices import normalize_amount
 from .product import REQUIRED_FIELDS, VARIANT_FIELDS, ExtractedProduct, Found
@@ -102,6 +109,7 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
             break
         merge.add(source, _run_stage(source, stage, page))
     merge.finish()
+    _identifiers(merge, page)
     values = merge.values
     platform = platforms.detect(page)
     if platform and "platform_id" not in values:
@@ -129,6 +137,30 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
             name and any(values.get(f) is not None for f in ("price", "availability", "sku"))
         ),
     )
+
+
+def _identifiers(merge: _Merge, page: Page) -> None:
+    """The identifier pass (see the module doc); the website's own selectors are not second-guessed."""
+    values, sources = merge.values, merge.sources
+    current, source = values.get("sku"), sources.get("sku")
+    if source == "selectors":
+        return
+    sku, gtin = identifiers.labelled(page)
+    replaces = (
+        current is not None
+        and sku
+        and sku not in _str(current)  # "FT-PLANT" shown, "FT-PLANT-L" the variant: keep the variant's
+        and not page.variant_params  # the URL selects a variant: its sku may be drawn by script
+        and not identifiers.shown(page, _str(current))
+    )
+    if replaces:
+        values["sku"] = sku
+        sources["sku"] = f"heuristics (shown on the page; {source} sku {_str(current)} is not)"
+    elif current is None:
+        merge.add("heuristics", Found.of(sku=sku))
+        merge.add("url", Found.of(sku=identifiers.url_id(page)))
+    if "gtin" not in values:
+        merge.add("heuristics", Found.of(gtin=gtin))
 
 
 def _run_stage(source: str, stage: Callable[[Page], "Found | None"], page: Page) -> Found | None:

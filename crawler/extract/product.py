@@ -37,6 +37,7 @@ SOURCES = (
     "woocommerce",
     "magento",
     "heuristics",
+    "url",
 )
 
 

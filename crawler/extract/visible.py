@@ -21,8 +21,8 @@ not one product's price (a listing or a price table): no price rather than a ran
 
 Availability: a stock-marked element's phrase or class (``in-stock``), else a short
 stock phrase near the title (en/de/fr/es/it/nl), else the buy button (disabled or
-"Sold out" -> OutOfStock, enabled -> InStock). Identifiers: labelled rows of spec
-tables/definition lists and "SKU: ..." lines near the title.
+"Sold out" -> OutOfStock, enabled -> InStock). Identifiers: labelled values
+(:mod:`.identifiers`).
 """
 
 from __future__ import annotations
@@ -42,11 +42,10 @@ from .prices import (
     parse_display_price,
     stock_quantity_from_text,
 )
-from .product import Found, normalize_gtin
+from .identifiers import labelled
+from .product import Found
 
 MAX_CLIMB = 6
-SPEC_TABLE_LEVELS = 3  # spec tables may sit below the buy box, in the product's article
-LABEL_LINE_LEVELS = 2  # "SKU: X" lines sit in the buy box itself
 MAX_DISTINCT_PRICES = 3
 MAX_PRICE_TEXT = 60
 MAX_PHRASE_TEXT = 100  # text of an element marked as stock/availability
@@ -101,18 +100,6 @@ ADD_TO_CART_RE = re.compile(
     r"|jetzt kaufen|ajouter au panier|acheter|añadir al carrito|agregar al carrito|comprar"
     r"|aggiungi al carrello|acquista|in (?:de )?winkel(?:wagen|mand)|bestellen"
 )
-_ID_LABELS = (
-    r"(?:(?P<sku>sku|(?:item|stock) (?:no\.?|number|#)|product (?:code|number)|art(?:ikel)?\.?[ -]?nr\.?"
-    r"|artikelnummer|bestellnummer|référence|réf\.?|referencia|ref\.?|codice(?: articolo| prodotto)?"
-    r"|artikelcode|productcode)|(?P<code>upc|ean|gtin(?:-?1[234]|-?8)?|isbn(?:-?1[03])?|barcode)"
-    r"|(?P<model>mpn|model(?: number| no\.?)?))"
-)
-_ID_LABEL_RE = re.compile(rf"(?i)\s*{_ID_LABELS}\s*[:#]?\s*")
-_ID_HINT_RE = re.compile(
-    r"(?i)\b(?:sku|no|nr|num|number|nummer|code|réf|ref|référence|referencia|codice|ean|gtin|upc|isbn"
-    r"|barcode|mpn|model)\b|#|artikelnummer|bestellnummer|artikelcode|productcode"
-)
-_LABELLED_ID_RE = re.compile(rf"(?i)\s*{_ID_LABELS}\s*[:#]?\s+(?P<value>\S.{{0,63}})")
 _XP_H1 = lxml.etree.XPath("//h1")
 _XP_TITLE_FALLBACK = lxml.etree.XPath(
     "//*[contains(@class, 'product_title') or contains(@class, 'product-title')"
@@ -125,7 +112,6 @@ _XP_BUY_CONTROLS = lxml.etree.XPath(
 )
 _XP_IMAGES = lxml.etree.XPath("descendant::img")
 _XP_FORM_OR_BUTTON = lxml.etree.XPath("descendant::form[1] | descendant::button[1]")
-_XP_LABEL_ROWS = lxml.etree.XPath("descendant::tr[count(th|td) >= 2] | descendant::dt")
 
 
 def _texts(scope):
@@ -463,80 +449,7 @@ def main_availability(page: Page) -> tuple[str, int | None] | None:
     )
 
 
-# --- identifiers, image ---------------------------------------------------------------
-
-
-def _heading_ancestor(page: Page, levels: int):
-    """The heading's ancestor ``levels`` up, staying below <body>."""
-    node = main_heading(page)
-    if node is None:
-        return None
-    for _ in range(levels):
-        parent = node.getparent()
-        if parent is None or parent.tag in ("body", "html"):
-            break
-        node = parent
-    return node
-
-
-def _id_candidates(region):
-    """Elements that may hold "Label: value" ("SKU: X", "<strong>Art.-Nr.:</strong> X",
-    "<label>Réf.</label>"). A Python walk: libxml2 is ~5x slower at this predicate."""
-    for element in region.iter():
-        text = element.text
-        if (text and (":" in text or "#" in text)) or element.tag == "label":
-            if isinstance(element.tag, str):
-                yield element
-
-
-def _id_kind(match: re.Match) -> str:
-    return next(kind for kind in ("sku", "code", "model") if match.group(kind))
-
-
-def _labelled_ids(page: Page):
-    """(kind, value) from spec tables and definition lists near the heading, and from
-    "SKU: ..." lines in the product's own block."""
-    for row in _XP_LABEL_ROWS(_heading_ancestor(page, SPEC_TABLE_LEVELS)):
-        if row.tag == "dt":
-            value = row.getnext()
-            if value is None or value.tag != "dd":
-                continue
-            label = row
-        else:
-            label, value = [cell for cell in row if cell.tag in ("th", "td")][:2]
-        match = _ID_LABEL_RE.fullmatch(text_of(label))
-        if match and not is_excluded(page, row):
-            yield match.lastgroup, text_of(value)
-    for element in _id_candidates(_heading_ancestor(page, LABEL_LINE_LEVELS)):
-        text = text_of(element)
-        if len(text) > 80 or not _ID_HINT_RE.search(text):
-            continue
-        if _ID_LABEL_RE.fullmatch(text) and element.getparent() is not None:
-            text = text_of(element.getparent())  # "<strong>SKU:</strong> <span>X</span>"
-        match = _LABELLED_ID_RE.fullmatch(text) if len(text) <= 80 else None
-        if match and not is_excluded(page, element):
-            yield _id_kind(match), match.group("value")
-
-
-def strip_id_label(text: str) -> str:
-    """"Art.-Nr.: RW-1" -> "RW-1"; text without an identifier label is kept."""
-    match = _LABELLED_ID_RE.fullmatch(text)
-    return match.group("value") if match else text
-
-
-@page_cached
-def identifiers(page: Page) -> tuple[str | None, str | None]:
-    """(sku, gtin) from labelled values; a shop SKU beats UPC/EAN beats MPN/model."""
-    ranked: dict[str, str] = {}
-    gtin = None
-    for kind, value in _labelled_ids(page) if main_heading(page) is not None else ():
-        if not value or len(value) > 64 or len(value.split()) > 3:
-            continue
-        ranked.setdefault(kind, value)
-        if kind == "code":
-            gtin = gtin or normalize_gtin(value)
-    sku = ranked.get("sku") or ranked.get("code") or ranked.get("model")
-    return sku, gtin
+# --- image ---------------------------------------------------------------
 
 
 def _image_in(page: Page, scope) -> str | None:
@@ -557,7 +470,7 @@ def extract(page: Page) -> Found | None:
         return None
     price = main_price(page)
     availability = main_availability(page)
-    sku, gtin = identifiers(page)
+    sku, gtin = labelled(page)
     return Found.of(
         name=name,
         price=price.amount if price else None,
