@@ -18,6 +18,14 @@ the availability; and when the URL selects a variant (``?variant=``,
 single Offer, an AggregateOffer, the price metas) gives price, availability, stock
 quantity and SKU only if no later source resolves the selected variant.
 
+Structured data is checked against the page: when its price is shown next to the title
+only as something other than the price a buyer pays -- struck through or labelled as a
+former price (structured data carrying the list price while the page shows the sale
+price), or labelled "Starting price", "Estimate", "excl. VAT" ... -- and a different
+current price is shown there in the same currency, the shown price wins:
+``sources["price"]`` says ``heuristics (microdata 219.99 is shown as a former price)``
+and a former price becomes ``list_price``. Otherwise structured data stands.
+
 Identifiers a person reads (:mod:`.identifiers`) are looked at after the stages, even
 after an early stop: a structured ``sku`` the page never shows gives way to a shop code
 the page labels and shows (``sources["sku"]`` then says so, e.g. ``heuristics (shown on
@@ -109,6 +117,7 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
             break
         merge.add(source, _run_stage(source, stage, page))
     merge.finish()
+    _check_price(merge, page)
     _identifiers(merge, page)
     values = merge.values
     platform = platforms.detect(page)
@@ -132,11 +141,35 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
         canonical_url=page.canonical_url,
         platform=platform,
         platform_id=_str(values.get("platform_id")),
+        list_price=normalize_amount(values.get("list_price"), values.get("currency")),
         sources=merge.sources,
         is_product=bool(
             name and any(values.get(f) is not None for f in ("price", "availability", "sku"))
         ),
     )
+
+
+_STRUCTURED_SOURCES = frozenset(source for source, _ in STRUCTURED_STAGES)
+
+
+def _check_price(merge: _Merge, page: Page) -> None:
+    """Structured data against what the page shows next to the title (see the module doc)."""
+    values, sources = merge.values, merge.sources
+    source, currency = sources.get("price"), values.get("currency")
+    amount = normalize_amount(values.get("price"), currency)
+    if source not in _STRUCTURED_SOURCES or amount is None or page.variant_params:
+        return
+    shown, set_aside = visible.main_price_shown(page)
+    if shown is None or shown.amount == amount or (shown.currency or currency) != currency:
+        return
+    why = set_aside.get(amount)
+    if why is None:
+        return  # the page does not show the structured amount as something else: keep it
+    values["price"] = shown.amount
+    sources["price"] = f"heuristics ({source} {amount} is shown as {why})"
+    if why == "a former price" and "list_price" not in values:
+        values["list_price"] = amount
+        sources["list_price"] = source
 
 
 def _identifiers(merge: _Merge, page: Page) -> None:

@@ -1,7 +1,8 @@
 """Visible-page heuristics: the last stage of the cascade.
 
 Everything is anchored on the page's main heading (the first ``<h1>`` outside site
-chrome). Starting at the heading, the search climbs one ancestor at a time (at most
+chrome, else an element classed as the product's title, else the first element whose
+text is the name the page's ``<title>`` gives). Starting at the heading, the search climbs one ancestor at a time (at most
 :data:`MAX_CLIMB` levels) and stops at the first level that yields a result -- or at
 the first level that holds a form or button (the buy box) without one -- so the price
 found is the one next to the title and the buy button. Never considered:
@@ -11,7 +12,8 @@ found is the one next to the title and the buy button. Never considered:
   upsell / cross-sell / recently viewed / carousel / mini-cart ...;
 * containers introduced by a heading such as "You may also like" (six languages);
 * repeated cards: an element with two or more same-tag, same-class siblings that,
-  together with it, contain links (product grids, carousels, listing pages).
+  together with it, contain links (product grids, carousels, listing pages) -- but
+  not the one block of such a group that holds an ``h1`` (a table layout's row).
 
 Several prices near the title: struck-through ones (``del``/``s``, ``old-price``,
 ``compare-at`` ...) and "was"/"statt"/"RRP" amounts are dropped, as are shipping
@@ -93,6 +95,14 @@ _NOT_PRICE_RE = re.compile(
     r"|économisez|ahorra|risparmi|bespaar|month|/mo\b|monat|mois|/mes\b|al mes|mese|maand"
     r"|instal+ments?|klarna|afterpay|ratenzahlung|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
     r"|per (?:kg|unit|litre|liter)|pro (?:kg|stück|liter)|grundpreis|prix au (?:kilo|litre)"
+    # the price before tax, shown beside the price a buyer pays
+    r"|brez ddv|ohne mwst|(?:exkl|zzgl|exkl\.|zzgl\.)\s*mwst|excl(?:\.|uding)?\s*(?:vat|tax|btw|gst)|ex\.?\s*vat"
+    r"|before tax|sans tva|hors tax|\bht\b|bez (?:dph|pvn|pvm|ddv|pdv|vat)|sin iva|senza iva|sem iva"
+    r"|exkl\.?\s*moms|ekskl\.?\s*mva|без ндс|netto"
+    # free-delivery thresholds, auction estimates and opening bids
+    r"|bezmaksas|free (?:shipping|delivery|returns)|kostenlos|gratuit|gratis"
+    r"|estimate|schätz|estimation|stima|starting (?:price|bid)|opening bid|startpreis|mindestgebot"
+    r"|prix de départ|precio de salida|prezzo di partenza"
 )
 _STOCK_CLASS_RE = re.compile(r"stock|availab|lager|disponib|voorraad|inventory")
 ADD_TO_CART_RE = re.compile(
@@ -140,6 +150,10 @@ def _is_repeated_card(element) -> bool:
     same = [sib for sib in parent if sib.tag == tag and sib.get("class") == cls]
     if len(same) < 3:
         return False
+    if element.find(".//h1") is not None and not any(
+        sib.find(".//h1") is not None for sib in same if sib is not element
+    ):
+        return False  # the one block with the page's h1 is the page itself (table layouts), not a card
     with_links = sum(1 for sib in same[:6] if sib.find(".//a[@href]") is not None or sib.tag == "a")
     return with_links >= 3
 
@@ -243,6 +257,28 @@ def main_heading(page: Page):
         text = text_of(heading)
         if text and len(text) < 200 and not is_excluded(page, heading):
             return heading
+    return _element_titled(page)
+
+
+_TITLE_SEPARATORS_RE = re.compile(r"\s+[-|–—:]\s+|\s*[|｜]\s*")
+_XP_BODY = lxml.etree.XPath("/html/body")
+
+
+def _element_titled(page: Page):
+    """No h1: the first element of the body whose whole text is the product's name as the
+    page's ``<title>`` / ``og:title`` give it ("Name - Shop", "Shop | Name")."""
+    names = set()
+    for title in (page.title, page.metas.get("og:title")):
+        for part in _TITLE_SEPARATORS_RE.split(clean_text(title)):
+            if len(part) >= 4:
+                names.add(part)
+    body = _XP_BODY(page.root)
+    if not names or not body:
+        return None
+    for raw, element in _texts(body[0]):
+        if element.tag not in ("a", "option", "button", "label") and len(raw) < 200:
+            if clean_text(raw) in names and not is_excluded(page, element):
+                return element
     return None
 
 
@@ -297,13 +333,20 @@ def _marked_as_price(element, levels: int = 3) -> bool:
     return False
 
 
-def _struck(element, scope) -> bool:
+_NOT_STRUCK, _STRUCK_BY_CLASS, _STRUCK = 0, 1, 2
+
+
+def _struck(element, scope) -> int:
+    """Whether the price is shown as a former one: by a ``del``/``s`` tag, else by a class."""
     node = element
+    found = _NOT_STRUCK
     while node is not None and node is not scope:
-        if node.tag in _STRUCK_TAGS or _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
-            return True
+        if node.tag in _STRUCK_TAGS:
+            return _STRUCK
+        if found == _NOT_STRUCK and _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
+            found = _STRUCK_BY_CLASS
         node = node.getparent()
-    return False
+    return found
 
 
 def _label_before(element, limit: int = 40) -> str:
@@ -321,21 +364,28 @@ def _label_before(element, limit: int = 40) -> str:
     return clean_text("".join(reversed(parts)))[-limit:]
 
 
-def _price_candidates(page: Page, scope) -> list[PriceCandidate]:
+def _price_candidates(page: Page, scope, dropped: dict | None = None) -> list[PriceCandidate]:
+    """The current prices in ``scope``; when there are none, the one amount a class calls
+    "old"/"original" (``price-old-live``: shops name classes oddly, and a former price
+    never stands alone). ``dropped`` collects the amounts set aside: ``{amount: why}``."""
+    dropped = {} if dropped is None else dropped
     context = page.currency_context
     seen = set()
     found = []
+    former = []
     for order, (raw, element) in enumerate(_texts(scope)):
         if len(raw) > 2 * MAX_PRICE_TEXT or element in seen or not _DIGIT_RE.search(raw):
             continue
         text = clean_text(raw)
         if not _CURRENCY_HINT_RE.search(text) and not _marked_as_price(element):
-            continue  # "(22 available)", "4.5 out of 5": no currency, not marked as a price
+            text = _with_neighbour_currency(raw, element)
+            if text is None:
+                continue  # "(22 available)", "4.5 out of 5": no currency, not marked as a price
         amount, currency = parse_display_price(text, context)
         # the currency symbol often sits in a sibling span: retry on short ancestors
         node = element
         for _ in range(2):
-            if currency is not None or node.getparent() is None:
+            if currency is not None or amount is None or node.getparent() is None:
                 break
             wider = text_of(node.getparent())
             if len(wider) > MAX_PRICE_TEXT:
@@ -344,18 +394,55 @@ def _price_candidates(page: Page, scope) -> list[PriceCandidate]:
             amount, currency = parse_display_price(wider, context)
             text = wider
         seen.add(node)
-        if amount is None or is_excluded(page, node) or _struck(node, scope):
+        struck = _STRUCK if amount is None else max(_struck(element, scope), _struck(node, scope))
+        if is_excluded(page, node):
+            continue
+        if struck == _STRUCK:
+            if amount is not None:
+                dropped.setdefault(amount, "a former price")
             continue
         marked = _marked_as_price(node)
         if currency is None and not marked:
             continue
-        labelled = f"{_label_before(node)} {text}"
-        if _NOT_PRICE_RE.search(labelled):
+        labelled = f"{_label_before(node)} {_text_before(raw, node)} {text}"
+        not_price = _NOT_PRICE_RE.search(labelled)
+        if not_price:
+            dropped.setdefault(amount, f"{not_price.group(0).lower()!r}")
             continue
         if has_was_words(labelled) and _is_former_amount(amount, labelled, page):
+            dropped.setdefault(amount, "a former price")
             continue
-        found.append(PriceCandidate(order, amount, currency, marked, node))
+        (former if struck == _STRUCK_BY_CLASS else found).append(PriceCandidate(order, amount, currency, marked, node))
+    if not found and len({candidate.amount for candidate in former}) == 1:
+        return former
+    for candidate in former:
+        dropped.setdefault(candidate.amount, "a former price")
     return found
+
+
+def _text_before(raw: str, node, limit: int = 40) -> str:
+    """The element's own text before this piece of it ("Estimate <!-- -->$300": "Estimate")."""
+    full = text_of(node)
+    index = full.find(clean_text(raw))
+    return full[max(0, index - limit) : index] if index > 0 else ""
+
+
+_BARE_AMOUNT_RE = re.compile(r"\s*\d[\d.,\s]*")
+
+
+def _with_neighbour_currency(raw: str, element) -> str | None:
+    """A bare number styled on its own with its currency in the text around it
+    (``$<span>29</span>元起``, ``<span>294</span><span>元</span>``): the number with
+    those neighbours, when they carry a currency; else None."""
+    if raw != element.text or not _BARE_AMOUNT_RE.fullmatch(raw):
+        return None
+    previous, parent = element.getprevious(), element.getparent()
+    before = (previous.tail if previous is not None else parent.text if parent is not None else "") or ""
+    after = element.tail or ""
+    if not after.strip() and element.getnext() is not None:
+        after = element.getnext().text or ""
+    text = f"{before.strip()[-6:]} {raw.strip()} {after.strip()[:6]}".strip()
+    return text if _CURRENCY_HINT_RE.search(text) else None
 
 
 def _is_former_amount(amount: Decimal, text: str, page: Page) -> bool:
@@ -377,7 +464,21 @@ def _choose_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:
 @page_cached
 def main_price(page: Page) -> PriceCandidate | None:
     """The price shown next to the main heading, or None."""
-    return _climb(page, lambda scope: _choose_price(_price_candidates(page, scope)))
+    return main_price_shown(page)[0]
+
+
+@page_cached
+def main_price_shown(page: Page) -> tuple[PriceCandidate | None, dict]:
+    """The price next to the main heading, and the amounts shown beside it that are not
+    the price a buyer pays (``{amount: "a former price" | the label that says so}``)."""
+    dropped: dict = {}
+
+    def finder(scope):
+        dropped.clear()
+        return _choose_price(_price_candidates(page, scope, dropped))
+
+    chosen = _climb(page, finder)
+    return chosen, (dict(dropped) if chosen is not None else {})
 
 
 # --- availability ----------------------------------------------------------------------
