@@ -141,21 +141,40 @@ def _texts(scope):
 # --- what is not the main product --------------------------------------------------
 
 
-def _is_repeated_card(element) -> bool:
-    """One of >= 3 same-tag, same-class siblings that contain links (a product grid)."""
+def _sibling_groups(page: Page, parent) -> dict:
+    """``{(tag, class): (count, has links, elements holding an h1)}`` for ``parent``'s
+    children, computed once per parent: linear in the page however many siblings."""
+    memo = page.cache.setdefault("visible.groups", {})
+    try:
+        return memo[parent]
+    except KeyError:
+        pass
+    members: dict = {}
+    for child in parent:
+        if isinstance(child.tag, str):
+            members.setdefault((child.tag, child.get("class")), []).append(child)
+    groups = {}
+    for key, same in members.items():
+        if len(same) < 3:
+            continue
+        with_links = sum(1 for sib in same[:6] if sib.find(".//a[@href]") is not None or sib.tag == "a")
+        h1_holders = [sib for sib in same if sib.find(".//h1") is not None] if with_links >= 3 else []
+        groups[key] = (len(same), with_links >= 3, h1_holders)
+    memo[parent] = groups
+    return groups
+
+
+def _is_repeated_card(page: Page, element) -> bool:
+    """One of >= 3 same-tag, same-class siblings that contain links (a product grid) --
+    except the one block of such a group holding the page's h1 (a table layout's row)."""
     parent = element.getparent()
-    if parent is None or len(parent) < 3:
+    if parent is None:  # (no len(parent) here: lxml counts children one by one)
         return False
-    tag, cls = element.tag, element.get("class")
-    same = [sib for sib in parent if sib.tag == tag and sib.get("class") == cls]
-    if len(same) < 3:
+    group = _sibling_groups(page, parent).get((element.tag, element.get("class")))
+    if group is None or not group[1]:
         return False
-    if element.find(".//h1") is not None and not any(
-        sib.find(".//h1") is not None for sib in same if sib is not element
-    ):
-        return False  # the one block with the page's h1 is the page itself (table layouts), not a card
-    with_links = sum(1 for sib in same[:6] if sib.find(".//a[@href]") is not None or sib.tag == "a")
-    return with_links >= 3
+    h1_holders = group[2]
+    return not (len(h1_holders) == 1 and h1_holders[0] is element)
 
 
 def _is_heading_like(node) -> bool:
@@ -201,7 +220,7 @@ def _node_category(page: Page, element) -> int:
             or ("none" in style and _DISPLAY_NONE_RE.search(style))
             or (tokens and _EXCLUDED_CLASS_RE.search(tokens))
             or _introduced_by_related_heading(element)
-            or _is_repeated_card(element)
+            or _is_repeated_card(page, element)
         ):
             category = _EXCLUDED
         elif tokens and _CAROUSEL_CLASS_RE.search(tokens):
@@ -413,6 +432,8 @@ def _price_candidates(page: Page, scope, dropped: dict | None = None) -> list[Pr
             dropped.setdefault(amount, "a former price")
             continue
         (former if struck == _STRUCK_BY_CLASS else found).append(PriceCandidate(order, amount, currency, marked, node))
+        if len(found) > MAX_DISTINCT_PRICES and len({c.amount for c in found}) > MAX_DISTINCT_PRICES:
+            return found  # a price table or a listing: no price here (see _choose_price); stop early
     if not found and len({candidate.amount for candidate in former}) == 1:
         return former
     for candidate in former:

@@ -216,3 +216,28 @@ def test_render_js_reads_a_price_written_by_javascript(db, crawl_env, books):
     with_js = db.execute("SELECT name, price, currency FROM products WHERE id = %s", (rendered_id,)).fetchone()
     assert without_js["price"] is None
     assert with_js == {"name": "Rendered Widget", "price": Decimal("42.50"), "currency": "GBP"}
+
+
+def test_a_page_of_thousands_of_prices_is_a_failed_reading_not_a_vanished_price(db, crawl_env, books):
+    """#12 (9, 10): 10,000 prices in one list is read in linear time (no price can be told apart there),
+    and the observation fails as ``parse``: no price_changed event to null, the last good price is kept."""
+    [path] = books.product_paths[120:121]
+    website_id = make_website(db, [books.url("/")], status="active")
+    [product_id] = approve_products(db, website_id, [books.url(path)])
+    assert run_crawl(website_id, "baseline")["status"] == "succeeded"
+    before = db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"]
+    rows = "".join(f'<li class="row"><span class="price">£{n % 997}.{n % 100:02d}</span></li>' for n in range(10_000))
+    page = (f"<html><head><title>Prices</title></head><body><div><h1>Price list</h1><p class='instock'>In stock</p>"
+            f"<ul>{rows}</ul></div></body></html>").encode()
+    books.set_response(path, status=200, body=page)
+    try:
+        result = run_crawl(website_id, "scheduled")
+    finally:
+        books.restore(path)
+    assert result["status"] == "failed"
+    [obs] = db.execute("SELECT ok, error_type, error FROM observations WHERE product_id = %s AND NOT ok",
+                       (product_id,)).fetchall()
+    assert (obs["ok"], obs["error_type"], obs["error"]) == (False, "parse", "no price could be told apart on the page")
+    assert db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"] == before
+    assert db.execute("SELECT count(*) AS n FROM change_events WHERE product_id = %s",
+                      (product_id,)).fetchone()["n"] == 0
