@@ -6,6 +6,7 @@ error or failed observation, with nothing stored earlier lost.
 
 from __future__ import annotations
 
+import re
 import shutil
 from decimal import Decimal
 
@@ -241,3 +242,22 @@ def test_a_page_of_thousands_of_prices_is_a_failed_reading_not_a_vanished_price(
     assert db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"] == before
     assert db.execute("SELECT count(*) AS n FROM change_events WHERE product_id = %s",
                       (product_id,)).fetchone()["n"] == 0
+
+
+def test_discovery_follows_links_and_pagination_on_a_shop_with_a_port(db, crawl_env, books):
+    """#12 (1, 2): no sitemap, a shop on a port, a listing of 10 pages joined by "next" links: every product
+    is offered (pagination does not spend depth), and the run says how much of the page budget it used."""
+    books.set_response("/robots.txt", status=200, body=b"User-agent: *\nDisallow: /private/\n",
+                       headers={"Content-Type": "text/plain"})
+    try:
+        website_id = make_website(db, [books.url("/catalogue/page-1.html")])
+        result = run_crawl(website_id, "discovery")
+    finally:
+        books.restore("/robots.txt")
+    assert result["status"] == "succeeded", last_run(db, website_id)
+    found = {r["url"] for r in db.execute("SELECT url FROM products WHERE website_id = %s", (website_id,))}
+    assert found == {books.url(p) for p in books.product_paths}
+    run = last_run(db, website_id)
+    assert re.match(r"fetched \d+ of 500 page\(s\) allowed \(OBSRV_DISCOVERY_MAX_PAGES\); every link within reach was followed",
+                    run["summary"]), run["summary"]
+    assert run["summary"].endswith("200 product page(s) found"), run["summary"]
