@@ -7,7 +7,8 @@ Order (first source to give a field wins, ``sources[field]`` names it):
 1. ``jsonld``, 2. ``microdata``, 3. ``rdfa`` -- schema.org Product data;
 4. ``opengraph`` (og:title/og:image on product pages) and ``meta`` (product:price:*,
    product:availability, ...);
-5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``;
+5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``,
+   or an ``amazon`` / ``ebay`` item page (:mod:`.marketplaces`);
 6. ``heuristics`` -- visible text near the h1 and the buy button.
 
 A stage runs only when the page carries its markers (each stage checks cheaply), and
@@ -20,14 +21,15 @@ gives price, list price, availability, stock quantity and SKU only if no later s
 resolves the selected variant.
 
 Known absence: a source may vouch that the page has no value for a field
-(``Found.absent``; e.g. a marketplace's buy box that says the product is
+(``Found.absent``; e.g. the Amazon adapter when the buy box says the product is
 unavailable and shows no price). Such a field counts as known (for the early stop),
 and no later stage fills it -- the heuristics then cannot guess a price from the rest
 of the page. A value an earlier source gave stands.
 
 ``platform`` (detected from markup) and ``platform_id`` (the platform's product id)
 are looked up whenever a platform is detected, even after an early stop: they are the
-product's identity.
+product's identity. On marketplaces (``platforms.ID_IS_SKU``: the ASIN, the eBay item
+number) that id is also the SKU, unless an earlier source gave one.
 """
 
 from __future__ import annotations
@@ -118,8 +120,7 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
     values = merge.values
     platform = platforms.detect(page)
     if platform and "platform_id" not in values:
-        product_id = platforms.PRODUCT_IDS[platform]
-        merge.add(platform, _run_stage(platform, lambda page: Found.of(platform_id=product_id(page)), page))
+        merge.add(platform, _run_stage(platform, functools.partial(_identity, platform), page))
     values["price"] = normalize_amount(values.get("price"), values.get("currency"))
     if values["price"] is None:
         merge.sources.pop("price", None)
@@ -147,6 +148,11 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
             name and any(values.get(f) is not None for f in ("price", "availability", "sku"))
         ),
     )
+
+
+def _identity(platform: str, page: Page) -> Found | None:
+    product_id = platforms.PRODUCT_IDS[platform](page)
+    return Found.of(platform_id=product_id, sku=product_id if platform in platforms.ID_IS_SKU else None)
 
 
 def _run_stage(source: str, stage: Callable[[Page], "Found | None"], page: Page) -> Found | None:

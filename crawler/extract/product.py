@@ -37,6 +37,8 @@ SOURCES = (
     "shopify",
     "woocommerce",
     "magento",
+    "amazon",
+    "ebay",
     "heuristics",
 )
 
