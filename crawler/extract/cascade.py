@@ -7,16 +7,24 @@ Order (first source to give a field wins, ``sources[field]`` names it):
 1. ``jsonld``, 2. ``microdata``, 3. ``rdfa`` -- schema.org Product data;
 4. ``opengraph`` (og:title/og:image on product pages) and ``meta`` (product:price:*,
    product:availability, ...);
-5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``;
+5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``,
+   or an ``amazon`` / ``ebay`` item page (:mod:`.marketplaces`);
 6. ``heuristics`` -- visible text near the h1 and the buy button.
 
 A stage runs only when the page carries its markers (each stage checks cheaply), and
 the cascade stops as soon as name, price, currency and availability are all known.
-Two consistency rules: ``stock_quantity`` is only taken from the source that gave
-the availability; and when the URL selects a variant (``?variant=``,
-``?attribute_pa_size=``, ``?sku=``), a source that cannot tell variants apart (a
-single Offer, an AggregateOffer, the price metas) gives price, availability, stock
-quantity and SKU only if no later source resolves the selected variant.
+Consistency rules: ``stock_quantity`` is only taken from the source that gave the
+availability, ``list_price`` only from the source that gave the price; and when the
+URL selects a variant (``?variant=``, ``?attribute_pa_size=``, ``?sku=``), a source
+that cannot tell variants apart (a single Offer, an AggregateOffer, the price metas)
+gives price, list price, availability, stock quantity and SKU only if no later source
+resolves the selected variant.
+
+Known absence: a source may vouch that the page has no value for a field
+(``Found.absent``; e.g. the Amazon adapter when the buy box says the product is
+unavailable and shows no price). Such a field counts as known (for the early stop),
+and no later stage fills it -- the heuristics then cannot guess a price from the rest
+of the page. A value an earlier source gave stands.
 
 Structured data is checked against the page: when its price is shown next to the title
 only as something other than the price a buyer pays -- struck through or labelled as a
@@ -35,7 +43,8 @@ URL's product id when the markup repeats it (source ``url``).
 
 ``platform`` (detected from markup) and ``platform_id`` (the platform's product id)
 are looked up whenever a platform is detected, even after an early stop: they are the
-product's identity.
+product's identity. On marketplaces (``platforms.ID_IS_SKU``: the ASIN, the eBay item
+number) that id is also the SKU, unless an earlier source gave one.
 """
 
 from __future__ import annotations
@@ -61,6 +70,8 @@ STRUCTURED_STAGES: tuple[Stage, ...] = (
     ("meta", opengraph.extract_meta),
 )
 HEURISTICS_STAGE: Stage = ("heuristics", visible.extract)
+#: a field taken only from the source that gave its companion
+_COMPANIONS = {"stock_quantity": "availability", "list_price": "price"}
 
 
 def stages_for(page: Page, overrides: dict | None) -> list[Stage]:
@@ -83,14 +94,16 @@ class _Merge:
         self.values: dict = {}
         self.sources: dict[str, str] = {}
         self.deferred: list[tuple[str, str, object]] = []
+        self.absent: set[str] = set()  # fields a source vouched the page does not have
 
     def complete(self) -> bool:
-        return all(field in self.values for field in REQUIRED_FIELDS)
+        return all(field in self.values or field in self.absent for field in REQUIRED_FIELDS)
 
     def _set(self, source: str, field: str, value: object) -> None:
-        if field in self.values:
+        if field in self.values or field in self.absent:
             return
-        if field == "stock_quantity" and self.sources.get("availability") != source:
+        companion = _COMPANIONS.get(field)
+        if companion and self.sources.get(companion) != source:
             return
         self.values[field] = value
         self.sources[field] = source
@@ -99,11 +112,13 @@ class _Merge:
         if found is None:
             return
         blind = found.variant_blind and bool(self.page.variant_params)
-        for field, value in found.fields.items():
+        # companions after the field they follow, whatever order the stage gave them in
+        for field, value in sorted(found.fields.items(), key=lambda item: item[0] in _COMPANIONS):
             if blind and field in VARIANT_FIELDS:
                 self.deferred.append((source, field, value))
             else:
                 self._set(source, field, value)
+        self.absent.update(field for field in found.absent if field not in self.values)
 
     def finish(self) -> None:
         for source, field, value in self.deferred:
@@ -118,15 +133,18 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
         merge.add(source, _run_stage(source, stage, page))
     merge.finish()
     _check_price(merge, page)
-    _identifiers(merge, page)
     values = merge.values
     platform = platforms.detect(page)
     if platform and "platform_id" not in values:
-        product_id = platforms.PRODUCT_IDS[platform]
-        merge.add(platform, _run_stage(platform, lambda page: Found.of(platform_id=product_id(page)), page))
+        merge.add(platform, _run_stage(platform, functools.partial(_identity, platform), page))
+    _identifiers(merge, page)
     values["price"] = normalize_amount(values.get("price"), values.get("currency"))
     if values["price"] is None:
         merge.sources.pop("price", None)
+        values.pop("list_price", None)
+    list_price = normalize_amount(values.get("list_price"), values.get("currency"))
+    if list_price is None:
+        merge.sources.pop("list_price", None)
     name = values.get("name")
     return ExtractedProduct(
         name=name,
@@ -141,7 +159,7 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
         canonical_url=page.canonical_url,
         platform=platform,
         platform_id=_str(values.get("platform_id")),
-        list_price=normalize_amount(values.get("list_price"), values.get("currency")),
+        list_price=list_price,
         sources=merge.sources,
         is_product=bool(
             name and any(values.get(f) is not None for f in ("price", "availability", "sku"))
@@ -194,6 +212,11 @@ def _identifiers(merge: _Merge, page: Page) -> None:
         merge.add("url", Found.of(sku=identifiers.url_id(page)))
     if "gtin" not in values:
         merge.add("heuristics", Found.of(gtin=gtin))
+
+
+def _identity(platform: str, page: Page) -> Found | None:
+    product_id = platforms.PRODUCT_IDS[platform](page)
+    return Found.of(platform_id=product_id, sku=product_id if platform in platforms.ID_IS_SKU else None)
 
 
 def _run_stage(source: str, stage: Callable[[Page], "Found | None"], page: Page) -> Found | None:
