@@ -93,7 +93,7 @@ _CURRENCY_HINT_RE = re.compile(
 _NOT_PRICE_RE = re.compile(
     r"(?i)shipping|delivery|versand|livraison|envío|envio|spedizione|verzending|\bsave\b|spare"
     r"|économisez|ahorra|risparmi|bespaar|month|/mo\b|monat|mois|/mes\b|al mes|mese|maand"
-    r"|instal+ments?|klarna|afterpay|ratenzahlung|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
+    r"|instal+ments?|klarna|afterpay|ratenzahlung|每期|分期|期0?利率|滿額|满额|加購|加购|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
     r"|per (?:kg|unit|litre|liter)|pro (?:kg|stück|liter)|grundpreis|prix au (?:kilo|litre)"
     # the price before tax, shown beside the price a buyer pays
     r"|brez ddv|ohne mwst|(?:exkl|zzgl|exkl\.|zzgl\.)\s*mwst|excl(?:\.|uding)?\s*(?:vat|tax|btw|gst)|ex\.?\s*vat"
@@ -168,8 +168,8 @@ def _is_repeated_card(page: Page, element) -> bool:
     """One of >= 3 same-tag, same-class siblings that contain links (a product grid) --
     except the one block of such a group holding the page's h1 (a table layout's row)."""
     parent = element.getparent()
-    if parent is None:  # (no len(parent) here: lxml counts children one by one)
-        return False
+    if parent is None or element.tag == "tr":  # (no len(parent) here: lxml counts children one by one)
+        return False  # a table's rows are its layout; in table grids the cards are the cells
     group = _sibling_groups(page, parent).get((element.tag, element.get("class")))
     if group is None or not group[1]:
         return False
@@ -368,9 +368,11 @@ def _struck(element, scope) -> int:
     return found
 
 
-def _label_before(element, limit: int = 40) -> str:
-    """The text just before ``element`` in its parent ("Was", "Versand:"), at most ``limit`` chars."""
+def _label_before(element, limit: int = 40, levels: int = 2) -> str:
+    """The text just before ``element`` in its parent ("Was", "Versand:"), at most ``limit`` chars;
+    when that holds no word (``每期<span>$<span>98</span></span>``), the parent's label before it."""
     parts = []
+    parent = None
     for sibling in element.itersiblings(preceding=True):
         parts.append(sibling.tail or "")
         if not isinstance(sibling.tag, str) or len(parts) > 2:
@@ -380,7 +382,10 @@ def _label_before(element, limit: int = 40) -> str:
         parent = element.getparent()
         if parent is not None:
             parts.append(parent.text or "")
-    return clean_text("".join(reversed(parts)))[-limit:]
+    label = clean_text("".join(reversed(parts)))
+    if parent is not None and levels > 1 and not any(ch.isalpha() for ch in label):
+        label = f"{_label_before(parent, limit, levels - 1)} {label}".strip()
+    return label[-limit:]
 
 
 def _price_candidates(page: Page, scope, dropped: dict | None = None) -> list[PriceCandidate]:
