@@ -261,3 +261,24 @@ def test_discovery_follows_links_and_pagination_on_a_shop_with_a_port(db, crawl_
     assert re.match(r"fetched \d+ of 500 page\(s\) allowed \(OBSRV_DISCOVERY_MAX_PAGES\); every link within reach was followed",
                     run["summary"]), run["summary"]
     assert run["summary"].endswith("200 product page(s) found"), run["summary"]
+
+
+def test_a_gzip_bomb_is_a_failed_observation_that_says_so(db, crawl_env, books):
+    """#12 (19): a small gzip body that inflates past OBSRV_DOWNLOAD_MAXSIZE says what happened."""
+    import gzip
+
+    [path] = books.product_paths[121:122]
+    website_id = make_website(db, [books.url("/")], status="active")
+    [product_id] = approve_products(db, website_id, [books.url(path)])
+    bomb = gzip.compress(b"<html><body>" + b" " * (64 * 1024 * 1024) + b"</body></html>", compresslevel=9)
+    books.set_response(path, status=200, body=bomb, headers={"Content-Encoding": "gzip"})
+    try:
+        result = run_crawl(website_id, "baseline")
+    finally:
+        books.restore(path)
+    assert result["status"] == "failed"
+    [obs] = db.execute("SELECT ok, error_type, error FROM observations WHERE product_id = %s", (product_id,)).fetchall()
+    assert (obs["ok"], obs["error_type"]) == (False, "parse")
+    assert obs["error"].startswith(f"compressed page inflates past the download size limit: {len(bomb):,} bytes"), obs
+    assert re.search(r"decompressed, limit [\d,]+ \(OBSRV_DOWNLOAD_MAXSIZE\)$", obs["error"]), obs
+    assert "Ignored response" not in obs["error"]
