@@ -28,6 +28,7 @@ import os
 import secrets
 import signal
 import socket
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -36,8 +37,10 @@ import scrapy
 from psycopg.rows import dict_row
 from redis import RedisError
 from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.internet import task
+from twisted.python.failure import Failure
 
 from crawler.items import ProductFields
 from crawler.spiders.base import Crawl
@@ -55,6 +58,7 @@ log = logging.getLogger("obsrv.crawler")
 CLAIM_CHUNK = 100            # crawls claimed per round trip; the first pages go out while the next are claimed
 LOCK_RETRY_SECONDS = 30      # a domain another crawler holds: its work is tried again this much later
 PARTITIONS_EVERY_SECONDS = 3600.0
+STOP_SECONDS = 1.0           # after the last close is written, how long Scrapy may take to close before the reactor stops
 CRAWLABLE = {"discovery": {"pending_discovery"}, "baseline": {"active", "pending_approval"},
              "scheduled": {"active"}, "manual": {"active"}}
 
@@ -443,6 +447,7 @@ class CrawlManager:
             await asyncio.sleep(0.05)
         for crawl in list(self.crawls.values()):
             crawl.stop("the crawler stopped", hand_back=True)
+        self._cancel_queued_downloads()
         deadline = time.monotonic() + 1.0
         while self.crawls and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -453,8 +458,40 @@ class CrawlManager:
                 loop.stop()
         await self.in_db(lambda: None)  # every close written
         log.info("crawler stopped", extra={"worker": self.worker})
+        if not self.until_idle:
+            self._stop_reactor_soon()
+
+    def _cancel_queued_downloads(self) -> None:
+        """Requests waiting out a politeness delay in their download slot are not sent: Scrapy's engine
+        would wait for them (up to a whole delay: 60 s at 1/min) before it lets the process exit."""
+        downloader = self.crawler.engine.downloader
+        for slot in list(downloader.slots.values()):
+            while slot.queue:
+                _request, deferred = slot.queue.popleft()
+                deferred.errback(Failure(IgnoreRequest("the crawler stopped")))
+
+    def _stop_reactor_soon(self, seconds: float = STOP_SECONDS) -> None:
+        """Everything is written: a download still in flight (a hung site) must not keep the process alive.
+        Scrapy closes the spider normally; if that has not ended the reactor in ``seconds``, stop it."""
+        from twisted.internet import reactor
+
+        def stop():
+            if reactor.running:
+                log.warning("stopping the reactor: downloads still in flight were abandoned")
+                reactor.stop()
+                # and if Scrapy's own close hangs on them too, leave: every result and close is written
+                timer = threading.Timer(seconds, _exit_now)
+                timer.daemon = True
+                timer.start()
+        reactor.callLater(seconds, stop)
 
     def spider_closed(self, spider, reason) -> None:
         self.db.shutdown(wait=True)
         if self._conn is not None:
             self._conn.close()
+
+
+def _exit_now() -> None:
+    log.warning("Scrapy did not close in time after the crawler stopped; exiting")
+    logging.shutdown()
+    os._exit(0)

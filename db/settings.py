@@ -43,7 +43,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_CRAWL_THROTTLE": (True, bool, "Off switch for the per-domain crawl rate (benchmarks and tests only)."),
     "OBSRV_CRAWL_CONCURRENCY": (1000, int, "Websites one crawler process crawls at the same time (each at its own rate)."),
     "OBSRV_CRAWL_POLL_SECONDS": (1.0, float, "How often a crawler with free capacity looks for crawl work in Postgres."),
-    "OBSRV_CRAWL_STOP_GRACE_SECONDS": (3.0, float, "On SIGTERM/SIGINT, how long running crawls may go on before they are handed back."),
+    "OBSRV_CRAWL_STOP_GRACE_SECONDS": (2.0, float, "On SIGTERM/SIGINT, how long running crawls may go on before they are handed back."),
     "OBSRV_CRAWL_MAX_ATTEMPTS": (2, int, "Times a crawl is tried when its crawler dies (killed, machine lost) before it is given up."),
     "OBSRV_CRAWL_TIMEOUT": (3600, int, "Least seconds a crawl may run before it is stopped (a crawl gets twice its paced duration when that is longer)."),
     "OBSRV_PERSIST_BATCH": (200, int, "Crawl results written to Postgres per batch."),

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 import redis
 import requests
@@ -38,15 +39,16 @@ def free_port() -> int:
 class Service:
     """One `make run` (the same command line the Makefile runs)."""
 
-    def __init__(self, run_dir: Path, port: int):
+    def __init__(self, run_dir: Path, port: int, **extra_env: str):
         self.run_dir, self.port = run_dir, port
         self.base = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("OBSRV_")}
         env.update(OBSRV_PORT=str(port), OBSRV_RUN_DIR=str(run_dir), OBSRV_API_WORKERS="1",
                    OBSRV_SCHEDULER_TICK_SECONDS="1", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+        env.update(extra_env)
         self.env = env
-        self.log = open(run_dir.parent / f"run-{port}.log", "wb")
+        self.log = open(run_dir.parent / f"run-{port}-{time.monotonic_ns()}.log", "wb")
         self.proc = subprocess.Popen(
             [str(BIN / "python"), "-m", "db.embedded", "--", str(BIN / "honcho"), "--no-colour", "-e", os.devnull,
              "start", "-f", "Procfile"],
@@ -159,3 +161,70 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
     b.ctrl_c()
     gone, alive = psutil.wait_procs(before, timeout=30)
     assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
+
+
+def _running_discovery(service: Service, shop, key_env: dict) -> str:
+    """Register the shop through the API (6 requests/min) and wait until its discovery runs; the DB URL."""
+    cli = subprocess.run([str(BIN / "python"), "-m", "api", "create-client", "Ctrl-C Co"], cwd=ROOT, env=key_env,
+                         capture_output=True, text=True, timeout=60)
+    key = next(line.split()[1] for line in cli.stdout.splitlines() if line.startswith("api_key:"))
+    created = requests.post(service.base + "/v1/websites", headers=bearer(key), timeout=10, json={
+        "name": "slow shop", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 6})
+    assert created.status_code == 202, created.text
+    database_url = json.loads((service.run_dir / "services.json").read_text())["DATABASE_URL"]
+    deadline = time.monotonic() + 60
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT pages_fetched FROM crawl_runs WHERE status = 'running'").fetchone()
+            if row is not None:
+                return database_url
+            time.sleep(0.3)
+    raise AssertionError(f"the discovery never started:\n{service.output()}")
+
+
+def test_ctrl_c_mid_crawl_stops_everything_and_the_next_start_takes_the_crawl_up(tmp_path):
+    """#12 (3, 19): a terminal's Ctrl-C while a discovery waits out its politeness delay stops the whole
+    group without honcho having to SIGKILL anyone; the run is closed as cancelled and its work handed back.
+    A `make run` started while the first is still stopping waits for it, then starts its own servers."""
+    from tests.support.shop import Shop
+
+    run_dir = tmp_path / ".run"
+    run_dir.mkdir()
+    port = free_port()
+    with Shop.books() as shop:
+        first = Service(run_dir, port, OBSRV_ALLOW_PRIVATE_TARGETS="true")
+        first.wait_ready()
+        second = None
+        try:
+            database_url = _running_discovery(first, shop, first.env)
+            before = first.processes()
+            os.killpg(first.proc.pid, signal.SIGINT)
+            second = Service(run_dir, port, OBSRV_ALLOW_PRIVATE_TARGETS="true")  # at once: the first is stopping
+            gone, alive = psutil.wait_procs(before, timeout=30)
+            assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}\n{first.output()}"
+            assert "sending SIGKILL" not in first.output(), first.output()
+            second.wait_ready()
+            assert "waiting for it to stop" in second.output()
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                first_run = conn.execute("SELECT status FROM crawl_runs ORDER BY id LIMIT 1").fetchone()
+                assert first_run == ("cancelled",)
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:  # the handed-back discovery is taken up again
+                    if conn.execute("SELECT count(*) FROM crawl_runs WHERE status = 'running'").fetchone()[0]:
+                        break
+                    time.sleep(0.3)
+                else:
+                    raise AssertionError(f"discovery not taken up again:\n{second.output()}")
+            services_now = json.loads((run_dir / "services.json").read_text())
+            assert redis.Redis.from_url(services_now["REDIS_URL"]).ping()
+        finally:
+            for service in (first, second):
+                if service is not None and service.proc.poll() is None:
+                    os.killpg(service.proc.pid, signal.SIGINT)
+                    try:
+                        service.proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(service.proc.pid, signal.SIGKILL)
+                if service is not None:
+                    for proc in service.processes():
+                        proc.kill()
