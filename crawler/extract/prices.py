@@ -119,6 +119,7 @@ _LOCAL_SPELLINGS: dict[str, tuple[str, ...]] = {
         "JPY CNY KRW TWD THB VND IDR MYR KZT BYN AED ILS"
     ).split()},
     "rmb": ("CNY",), "nis": ("ILS",),
+    "rur": ("RUB",),  # the pre-1998 code, still Yandex Market's and many Russian shops' priceCurrency
     # dollars (CLDR gives some of these in one spelling only)
     "$": (
         "USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD", "TWD", "ARS", "CLP", "COP", "UYU", "DOP",

@@ -203,6 +203,7 @@ def test_decimal_formatting(amount, currency, text):
         ("R", NO_CONTEXT, "ZAR"),  # a whole currency field: "R" is the rand
         ("₸", NO_CONTEXT, "KZT"),
         ("HRK", NO_CONTEXT, "HRK"),  # retired since 2015 still counts
+        ("RUR", NO_CONTEXT, "RUB"),  # Yandex Market's priceCurrency
     ],
 )
 def test_currency_resolution(raw, context, code):
