@@ -75,7 +75,7 @@ MAX_AMOUNT_DIGITS = 12
 # Every locale's currency symbols and names come from CLDR through Babel; the tables
 # below are built once, on first use, and cached for the life of the process. A symbol
 # maps to every ISO code any locale writes it for ("$" -> USD, CAD, AUD, MXN, ...;
-# "kr" -> SEK, NOK, DKK, ISK), and :meth:`CurrencyContext.resolve` picks one.
+# "kr" -> SEK, NOK, DKK, ISK), and :meth:`CurrencyContext.pick` (or a default) picks one.
 
 #: currencies tender in some territory since this day count as current (HRK, BGN, ...
 #: still appear on pages and in feeds)
@@ -393,7 +393,7 @@ class CurrencyContext:
                     return min(found)
         return None
 
-    def resolve(self, key: str, symbol: "_Symbol") -> str | None:
+    def _resolve(self, key: str, symbol: "_Symbol") -> str | None:
         """The ISO code a symbol stands for on this page (see :meth:`pick`), else its default."""
         picked = self.pick(symbol.codes)
         if picked or symbol.needs_context:
@@ -424,10 +424,10 @@ def normalize_currency(raw: str | None, context: CurrencyContext = NO_CONTEXT) -
     if symbol is not None:
         if symbol.needs_context:
             symbol = _Symbol(symbol.codes, symbol.anywhere, needs_context=False)
-        return context.resolve(key, symbol)
+        return context._resolve(key, symbol)
     codes = tables.name_codes(key, context.lang, single_word_languages=1)
     if codes:
-        return context.resolve(key, _Symbol(codes, anywhere=False, needs_context=False))
+        return context._resolve(key, _Symbol(codes, anywhere=False, needs_context=False))
     return None
 
 
@@ -477,7 +477,7 @@ _MAX_GAP = 4
 _CODE_RE = re.compile(r"(?<![^\W\d_])[A-Za-z]{3}(?![^\W\d_])")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['ʻ’.][^\W\d_]+)*\.?")
 _MAX_WORDS = 3
-_TIMES_RE = re.compile(r" ?[x×](?![^\W\d_])")  # "20 x Geschenkkorb", "2x 14,99 €"
+_TIMES_RE = re.compile(r" ?[xX×](?![^\W\d_])")  # "20 x Geschenkkorb", "2x 14,99 €"
 
 
 def _gap_ok(gap: str) -> bool:
@@ -536,7 +536,7 @@ def _currency_in(text: str, start: int, end: int, context: CurrencyContext) -> s
     _codes(found, signs)
     _words(found, context.lang)
     for _rank, _distance, key, symbol in sorted(found.tokens, key=lambda token: token[:2]):
-        code = context.resolve(key, symbol)
+        code = context._resolve(key, symbol)
         if code:
             return code
     return None
