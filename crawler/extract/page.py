@@ -42,6 +42,8 @@ _XP_BASE = lxml.etree.XPath("/html/head/base/@href")
 _XP_TITLE = lxml.etree.XPath("string((/html/head/title | //title)[1])")
 _XP_RDFA = lxml.etree.XPath("//*[@typeof or @vocab][1]")
 _JSON_START_RE = re.compile(r"\s*[\[{]")
+# country-code TLDs that are not the ISO 3166 code of their country
+_TLD_COUNTRY = {"uk": "gb", "su": "ru"}
 
 
 # lxml.html's default class lookup calls back into Python for every element proxy (to
@@ -277,20 +279,34 @@ class Page:
     # --- language, region, money ------------------------------------------------
     @cached_property
     def locale(self) -> tuple[str | None, str | None]:
-        raw = (
-            self.root.get("lang")
-            or self.root.get("xml:lang")
-            or _header(self.headers, "content-language")
-            or self.metas.get("og:locale")
-            or ""
-        )
-        parts = raw.replace("_", "-").lower().split(",")[0].strip().split("-")
-        lang = parts[0] or None
-        region = parts[1] if len(parts) > 1 and len(parts[1]) == 2 else None
+        """(language, country) of the page, lower case: ``("de", "at")``.
+
+        The language is the first of ``<html lang>``, Content-Language and og:locale that
+        has one; the country is the first region any of them names (``<html lang="en">``
+        with og:locale ``en_CA`` is Canadian), else the URL's country-code TLD (``.co.uk``
+        -> ``gb``).
+        """
+        lang = region = None
+        for raw in (
+            self.root.get("lang"),
+            self.root.get("xml:lang"),
+            _header(self.headers, "content-language"),
+            self.metas.get("og:locale"),
+        ):
+            if not raw:
+                continue
+            parts = raw.replace("_", "-").lower().split(",")[0].strip().split("-")
+            if lang is None and parts[0].isalpha() and 2 <= len(parts[0]) <= 3:
+                lang = parts[0]
+            if region is None:
+                region = next((p for p in parts[1:] if len(p) == 2 and p.isalpha()), None)
+            if lang and region:
+                break
         if region is None:
             host = self.url_parts.hostname or ""
             tld = host.rsplit(".", 1)[-1]
-            region = tld if len(tld) == 2 else None
+            if len(tld) == 2 and tld.isalpha():
+                region = _TLD_COUNTRY.get(tld, tld)
         return lang, region
 
     @cached_property
@@ -300,7 +316,8 @@ class Page:
         declared = normalize_currency(
             metas.get("product:price:currency")
             or metas.get("og:price:currency")
-            or metas.get("pricecurrency")
+            or metas.get("pricecurrency"),
+            CurrencyContext(lang=lang, region=region),
         )
         return CurrencyContext(lang=lang, region=region, currency=declared)
 

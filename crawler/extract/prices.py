@@ -1,19 +1,39 @@
-"""Normalization of prices, currencies and availability, on top of price-parser.
+"""Normalization of prices, currencies and availability.
 
-Price text is always parsed by :class:`price_parser.Price` (only a plain machine
-number from structured data, such as ``"189.95"``, goes straight to ``Decimal``); this
-module decides *which* text to hand it, which decimal separator to hint when the text
-is ambiguous, and how to map what it returns to the project's vocabulary:
+The amount in a price text is always read by :class:`price_parser.Price` (only a plain
+machine number from structured data, such as ``"189.95"``, goes straight to
+``Decimal``); this module decides *which* text to hand it, which decimal separator to
+hint when the text is ambiguous, and how to map what it finds to the project's
+vocabulary:
 
 * amounts become :class:`~decimal.Decimal` normalized by :func:`normalize_amount`;
-* currencies become ISO 4217 codes (:func:`normalize_currency`);
+* currencies become ISO 4217 codes (:func:`normalize_currency`, and the currency of a
+  price text, found next to its amount);
 * availability becomes one of :data:`AVAILABILITY_VALUES` (:func:`normalize_availability`).
 
+Currencies come from CLDR through Babel: every locale's symbols and currency names
+(and a short table of local spellings CLDR does not print, such as ``руб.``, ``тг.``,
+``원``, ``Rs``, ``KD``). A symbol several currencies share (``$``, ``kr``, ``¥``,
+``元``, ``£``) is resolved by the page's context (:meth:`CurrencyContext.pick`: the
+currency the page declared, its country from ``<html lang>``/og:locale or TLD, its
+language's country) and else by a default (``$`` USD, ``kr`` SEK, ``¥`` JPY, ``£``
+GBP). An ISO code next to the amount ("USD 12", "NZD $100.70") always wins. Symbols
+and words count on word boundaries only ("lei" is not in "kleine"), and letters that
+are money only next to a number ("Ft", "lei", "Rs", "R") never count elsewhere in the
+text.
+
+Negative amounts ("-5 €", "€ -5", a "- $44.99" discount line) are not prices:
+:func:`parse_price` gives (None, None) for them unless the caller passes
+``allow_negative=True``, which returns the negative amount. A dash between words and
+an amount ("2 Piece - $6.75") is a separator, not a sign. A number followed by "x"
+("20 x Geschenkkorb", "2 x 14,99 €") is a quantity: the amount is the next number.
+
 Decimal rule (used by ``ExtractedProduct.to_json``): an amount keeps at least the
-currency's minor units -- 2 for most currencies (``51.77``, ``1299.00``), 0 for
-JPY/KRW/... (``1299``), 3 for KWD/BHD/... -- and keeps any extra precision the page
-gave (``9.999``); trailing zeros beyond the minor units are dropped (``15.000`` ->
-``15.00``). Without a known currency, 2 decimals.
+currency's minor units (CLDR's, through Babel) -- 2 for most currencies (``51.77``,
+``1299.00``), 0 for JPY/KRW/HUF/... (``1299``), 3 for KWD/BHD/... -- and keeps any
+extra precision the page gave (``9.999``); trailing zeros beyond the minor units are
+dropped (``15.000`` -> ``15.00``). Without a known currency, 2 decimals. An amount of
+a three-decimal currency with one "." and three digits is decimals ("KD 12.500").
 
 Ambiguous separators (``1.299`` / ``1,299``: one separator followed by exactly three
 digits) are resolved per origin: a bare machine number from structured data follows
@@ -25,10 +45,15 @@ without a language hint price-parser's own guess (thousands) stands.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from babel import localedata
+from babel.core import get_global
+from babel.numbers import get_currency_precision, get_territory_currencies
 from price_parser import Price
 
 #: availability vocabulary (schema.org ItemAvailability names)
@@ -45,43 +70,279 @@ AVAILABILITY_VALUES = (
 MAX_AMOUNT = Decimal("1000000000")
 MAX_AMOUNT_DIGITS = 12
 
-ISO_CURRENCIES = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL
-    BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN
-    ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR
-    ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
-    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
-    PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
-    STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV
-    WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
-)
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split()
-)
-THREE_DECIMAL_CURRENCIES = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+# --- currencies: CLDR data (Babel) ------------------------------------------------
+#
+# Every locale's currency symbols and names come from CLDR through Babel; the tables
+# below are built once, on first use, and cached for the life of the process. A symbol
+# maps to every ISO code any locale writes it for ("$" -> USD, CAD, AUD, MXN, ...;
+# "kr" -> SEK, NOK, DKK, ISK), and :meth:`CurrencyContext.pick` (or a default) picks one.
 
-# Symbols and local spellings price-parser may return, keyed in lower case.
-# "$", "kr", "¥" and "R" are resolved with the page context (see CurrencyContext).
-_SYMBOLS = {
-    "£": "GBP", "€": "EUR", "euro": "EUR", "eur": "EUR", "us$": "USD", "usd": "USD",
-    "ca$": "CAD", "c$": "CAD", "can$": "CAD", "a$": "AUD", "au$": "AUD", "nz$": "NZD",
-    "hk$": "HKD", "s$": "SGD", "mx$": "MXN", "r$": "BRL", "nt$": "TWD", "円": "JPY",
-    "₹": "INR", "rs": "INR", "rs.": "INR", "₩": "KRW", "₽": "RUB", "руб": "RUB",
-    "руб.": "RUB", "₺": "TRY", "tl": "TRY", "zł": "PLN", "zl": "PLN", "kč": "CZK",
-    "ft": "HUF", "lei": "RON", "₪": "ILS", "nis": "ILS", "฿": "THB", "₫": "VND",
-    "₱": "PHP", "₴": "UAH", "chf": "CHF", "fr.": "CHF", "sfr.": "CHF", "fr": "CHF",
-    "rmb": "CNY", "元": "CNY", "лв": "BGN", "лв.": "BGN", "kn": "HRK", "₦": "NGN",
+#: currencies tender in some territory since this day count as current (HRK, BGN, ...
+#: still appear on pages and in feeds)
+_CURRENT_SINCE = datetime.date(2015, 1, 1)
+
+
+def _current_currencies() -> frozenset[str]:
+    today = datetime.date.today()
+    codes = set()
+    for territory in get_global("territory_currencies"):
+        codes.update(get_territory_currencies(territory, start_date=_CURRENT_SINCE, end_date=today))
+    return frozenset(codes)
+
+
+#: ISO 4217 codes of the currencies in use (CLDR's territory data)
+ISO_CURRENCIES = _current_currencies()
+#: minor units from CLDR (see :func:`minor_units`)
+ZERO_DECIMAL_CURRENCIES = frozenset(c for c in ISO_CURRENCIES if get_currency_precision(c) == 0)
+THREE_DECIMAL_CURRENCIES = frozenset(c for c in ISO_CURRENCIES if get_currency_precision(c) == 3)
+
+# Local spellings CLDR does not list as symbols (its symbols are what a locale *prints*,
+# not every way shops write a currency), and more candidates for some CLDR symbols.
+# Keys are compared like symbols (see _key); several codes = resolved by context.
+_LOCAL_SPELLINGS: dict[str, tuple[str, ...]] = {
+    # roubles, hryvnias, tenge, lev, dinars, manats, sums
+    "р": ("RUB", "BYN"), "руб": ("RUB", "BYN"), "рубль": ("RUB",), "рублей": ("RUB", "BYN"),
+    "рубля": ("RUB", "BYN"), "₽": ("RUB",), "грн": ("UAH",), "гривень": ("UAH",), "гривня": ("UAH",),
+    "гривні": ("UAH",), "тг": ("KZT",), "тңг": ("KZT",), "теңге": ("KZT",), "тенге": ("KZT",),
+    "лв": ("BGN",), "лева": ("BGN",), "дин": ("RSD",), "динара": ("RSD",), "динар": ("RSD",),
+    "din": ("RSD",), "dinara": ("RSD",), "dinar": ("RSD",), "ден": ("MKD",),
+    "ман": ("AZN", "TMT"), "манат": ("AZN", "TMT"), "сум": ("UZS",), "so'm": ("UZS",),
+    # the rest of Europe
+    "zł": ("PLN",), "zl": ("PLN",), "złotych": ("PLN",), "kč": ("CZK",), "kc": ("CZK",),
+    "lei": ("RON", "MDL"), "leu": ("RON", "MDL"), "kr": ("SEK", "NOK", "DKK", "ISK"), "skr": ("SEK",),
+    "kn": ("HRK",), "tl": ("TRY",), "ytl": ("TRY",), "fr": ("CHF",), "sfr": ("CHF",),
+    "euro": ("EUR",), "euros": ("EUR",), "€": ("EUR",), "₤": ("GBP",),
+    "£": ("GBP", "EGP", "LBP", "SYP", "FKP", "GIP", "SHP", "SSP"),
+    # codes as shops also write them in lower case ("140,00 pln"), next to the amount only
+    **{code.lower(): (code,) for code in (
+        "EUR USD GBP CHF PLN SEK NOK DKK CZK HUF RON UAH BGN RSD AUD NZD SGD HKD BRL MXN ZAR INR "
+        "JPY CNY KRW TWD THB VND IDR MYR KZT BYN AED ILS"
+    ).split()},
+    "rmb": ("CNY",), "nis": ("ILS",),
+    "rur": ("RUB",),  # the pre-1998 code, still Yandex Market's and many Russian shops' priceCurrency
+    # dollars (CLDR gives some of these in one spelling only)
+    "$": (
+        "USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD", "TWD", "ARS", "CLP", "COP", "UYU", "DOP",
+        "BND", "BSD", "BBD", "BZD", "BMD", "FJD", "GYD", "JMD", "KYD", "LRD", "NAD", "SBD", "SRD",
+        "TTD", "XCD", "CUP",
+    ),
+    "us$": ("USD",), "u$s": ("USD",), "u$": ("USD",), "usd$": ("USD",), "sg$": ("SGD",),
+    "j$": ("JMD",), "tt$": ("TTD",), "n$": ("NAD",), "g$": ("GYD",), "l$": ("LRD",), "$u": ("UYU",),
+    "col$": ("COP",), "cop$": ("COP",), "clp$": ("CLP",), "ar$": ("ARS",), "c$": ("CAD", "NIO"),
+    # East and South-East Asia
+    "元": ("CNY", "TWD", "HKD", "MOP"), "圆": ("CNY",), "圓": ("TWD", "HKD", "MOP"), "块": ("CNY",),
+    "塊": ("TWD",), "人民币": ("CNY",), "人民幣": ("CNY",), "新台幣": ("TWD",), "新台币": ("TWD",),
+    "台幣": ("TWD",), "港幣": ("HKD",), "港币": ("HKD",), "円": ("JPY",), "日元": ("JPY",),
+    "원": ("KRW",), "₩": ("KRW", "KPW"), "บาท": ("THB",), "฿": ("THB",), "rp": ("IDR",), "rm": ("MYR",),
+    "đ": ("VND",), "vnđ": ("VND",), "₫": ("VND",),
+    # South Asia, Middle East, Africa
+    "rs": ("INR", "PKR", "LKR", "NPR", "MUR", "SCR"), "₨": ("INR", "PKR", "LKR", "NPR", "MUR", "SCR"),
+    "kd": ("KWD",), "bd": ("BHD",), "qr": ("QAR",), "sr": ("SAR", "SCR"), "dhs": ("AED",),
+    "dh": ("MAD", "AED"), "br": ("BYN", "ETB"), "ksh": ("KES",), "gh¢": ("GHS",), "₵": ("GHS",),
+    "cfa": ("XOF", "XAF"), "fcfa": ("XAF", "XOF"), "f cfa": ("XOF", "XAF"),
+    "تومان": ("IRR",), "تومن": ("IRR",), "ریال": ("IRR",), "ريال": ("SAR", "IRR", "QAR", "OMR", "YER"),
+    "ر.س": ("SAR",), "درهم": ("AED", "MAD"), "جنيه": ("EGP",),
+    "دينار": ("KWD", "JOD", "BHD", "IQD", "LYD", "TND", "DZD"),
+    'ש"ח': ("ILS",), "ש״ח": ("ILS",), "₪": ("ILS",), "ƒ": ("XCG", "AWG"), "afl": ("AWG",),
 }
-_DOLLAR_BY_REGION = {
-    "ca": "CAD", "au": "AUD", "nz": "NZD", "mx": "MXN", "sg": "SGD", "hk": "HKD",
-    "tw": "TWD", "ar": "ARS", "cl": "CLP", "co": "COP",
+# When nothing in the context picks one of a symbol's currencies: these defaults
+# (the biggest market), else the currency most CLDR locales write that symbol for.
+_DEFAULT_CURRENCY = {
+    "$": "USD", "kr": "SEK", "£": "GBP", "¥": "JPY", "￥": "JPY", "元": "CNY", "圓": "TWD",
+    "rs": "INR", "₨": "INR", "br": "BYN", "c$": "CAD", "lei": "RON", "leu": "RON", "р": "RUB",
+    "руб": "RUB", "рублей": "RUB", "рубля": "RUB", "₩": "KRW", "sr": "SAR", "dh": "MAD",
+    "cfa": "XOF", "fcfa": "XAF", "f cfa": "XOF", "ريال": "SAR", "ман": "AZN", "манат": "AZN",
+    "ƒ": "XCG",
 }
-_DOLLAR_CURRENCIES = frozenset(
-    "USD CAD AUD NZD SGD HKD TWD MXN ARS CLP COP BSD BBD BZD BMD BND FJD GYD JMD KYD LRD "
-    "NAD SBD SRD TTD XCD".split()
+# Three-letter codes that are also words or names ("ALL", "TOP", "AMD Ryzen"): they
+# count only right next to the amount, never anywhere in the text.
+_WORDLIKE_CODES = frozenset(
+    "ALL AMD BAM BOB CAD CUP CVE DOP GEL MAD MOP PEN PHP SOS STD TOP TRY TMT LSL ANG".split()
 )
-_KRONA_BY_LANG = {"sv": "SEK", "da": "DKK", "nb": "NOK", "nn": "NOK", "no": "NOK", "is": "ISK"}
-_KRONA_BY_REGION = {"se": "SEK", "dk": "DKK", "no": "NOK", "is": "ISK"}
+# Short Latin-letter symbols that are written on their own ("20 Rs", "RM50", "kr"):
+# other symbols of one or two letters ("R", "L", "K", "KM", "P", "Q") are units and
+# initials as often as money and count only when the page's context names them.
+_SAFE_SHORT = frozenset("kr rs rp rm br ft kč zł zl лв tl kd sr dh đ ƒ kn fr р".split())
+#: ... of which these must keep their letter case ("16.00 ft" is a length)
+_CASE_SENSITIVE = frozenset({"ft"})
+
+_BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u200b\ufeff"))
+_NO_SPACE_SCRIPTS = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fff\u3040-\u30ff"
+    "\u3130-\u318f\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
+
+
+def _key(symbol: str) -> str:
+    """How symbols are compared: case-folded, single-spaced, without bidi marks or a final dot."""
+    key = " ".join(symbol.translate(_BIDI_MARKS).split()).casefold()
+    return key[:-1] if len(key) > 1 and key.endswith(".") else key
+
+
+def _is_spaced_letter(char: str) -> bool:
+    """A letter of a script that separates words with spaces (not CJK, Thai, ...)."""
+    return char.isalpha() and not _NO_SPACE_SCRIPTS.match(char)
+
+
+def _has_sign(symbol: str) -> bool:
+    return any(unicodedata.category(c) == "Sc" for c in symbol)
+
+
+@dataclass(frozen=True)
+class _Symbol:
+    """One way of writing money: its candidate ISO codes and where it may stand."""
+
+    codes: frozenset[str]
+    #: counts anywhere in a price text ("$", "€", "R$"), not only next to the amount
+    anywhere: bool
+    #: counts only when the context names one of the codes ("R", "L", "KM")
+    needs_context: bool
+    #: letter case must match (short symbols: "Ft" is forints, "ft" feet)
+    exact: str | None = None
+
+
+class _Tables:
+    """CLDR currency symbols and names, built once (see :func:`_tables`)."""
+
+    def __init__(self) -> None:
+        current = ISO_CURRENCIES
+        by_symbol: dict[str, set[str]] = {}
+        spellings: dict[str, str] = {}  # key -> a spelling, for letter-case rules
+        usage: dict[str, int] = {}  # "key code" -> how many locales write the symbol for the code
+        names: dict[str, dict[str, set[str]]] = {}  # key -> {language: codes}
+        cached = set(getattr(localedata, "_cache", {}))
+        for locale in [*localedata.locale_identifiers(), "root"]:
+            data = localedata.load(locale, merge_inherited=False)
+            language = locale.split("_")[0]
+            for code, symbol in data.get("currency_symbols", {}).items():
+                key = _key(symbol)
+                if code not in current or not key or key == code.casefold():
+                    continue
+                by_symbol.setdefault(key, set()).add(code)
+                spellings.setdefault(key, symbol.translate(_BIDI_MARKS).strip())
+                usage[f"{key} {code}"] = usage.get(f"{key} {code}", 0) + 1
+            plural = data.get("currency_names_plural", {})
+            for code, name in data.get("currency_names", {}).items():
+                if code not in current:
+                    continue
+                for form in {name, *plural.get(code, {}).values()}:
+                    key = " ".join(form.casefold().split())  # names carry no bidi marks
+                    if len(key) >= 3:
+                        names.setdefault(key, {}).setdefault(language, set()).add(code)
+        # Babel keeps every locale it loaded: drop the ~1100 this loop added (memory,
+        # and garbage-collector passes over them for the life of the process)
+        for locale in set(getattr(localedata, "_cache", {})) - cached:
+            localedata._cache.pop(locale, None)
+        for key, codes in _LOCAL_SPELLINGS.items():
+            by_symbol.setdefault(key, set()).update(c for c in codes if c in current)
+            spellings.setdefault(key, key)
+        self.usage = usage
+        # flat strings, "de=EUR;fr=EUR", so the ~35,000 names are no containers to the GC
+        self.names = {
+            key: ";".join(f"{lang}={' '.join(sorted(codes))}" for lang, codes in sorted(langs.items()))
+            for key, langs in names.items()
+        }
+        self.symbols: dict[str, _Symbol] = {}
+        for key, codes in by_symbol.items():
+            if codes:
+                self.symbols[key] = self._symbol(key, spellings[key], frozenset(codes))
+        # symbols with a currency sign or in scripts without spaces are found by one
+        # regex over the text; the others are words, looked up next to the amount
+        marks = sorted(
+            {variant for key, symbol in self.symbols.items() if self.in_regex(key)
+             for variant in {key, key.upper(), key.title(), spellings[key], spellings[key].upper()}},
+            key=len, reverse=True,
+        )
+        self.symbol_re = re.compile(_trie_pattern(marks))
+
+    @staticmethod
+    def _symbol(key: str, spelling: str, codes: frozenset[str]) -> _Symbol:
+        letters = sum(c.isalpha() for c in key)
+        short = letters == len(key) and key not in _SAFE_SHORT and (
+            letters == 1 and not _NO_SPACE_SCRIPTS.match(key)  # "R", "L", "ر"
+            or letters == 2 and key.isascii()  # "KM", "DT", "Le"
+        )
+        case_matters = letters <= 2 and spelling != spelling.lower() and (
+            key not in _SAFE_SHORT or key in _CASE_SENSITIVE
+        )
+        return _Symbol(
+            codes, anywhere=_has_sign(key), needs_context=short, exact=spelling if case_matters else None
+        )
+
+    def in_regex(self, key: str) -> bool:
+        return _has_sign(key) or bool(_NO_SPACE_SCRIPTS.match(key[0])) or not all(
+            c.isalpha() or c in " .'ʻ’" for c in key
+        )
+
+    def name_codes(self, key: str, lang: str | None, single_word_languages: int = 3) -> frozenset[str]:
+        """Codes a currency name stands for ("euros", "US dollars", "złotych polskich").
+
+        A one-word name counts in the page's language, or when at least
+        ``single_word_languages`` languages use it ("euro"); one language's word for
+        a currency may be another's common noun.
+        """
+        encoded = self.names.get(key)
+        if not encoded:
+            return frozenset()
+        languages = dict(part.split("=") for part in encoded.split(";"))
+        if lang and lang in languages:
+            return frozenset(languages[lang].split())
+        if " " in key or len(languages) >= single_word_languages:
+            return frozenset(" ".join(languages.values()).split())
+        return frozenset()
+
+    def default(self, key: str, codes: frozenset[str]) -> str | None:
+        preferred = _DEFAULT_CURRENCY.get(key)
+        if preferred in codes:
+            return preferred
+        counts = sorted(((self.usage.get(f"{key} {code}", 0), code) for code in codes), reverse=True)
+        if len(counts) > 1 and counts[0][0] == counts[1][0]:
+            return None  # nothing to tell them apart: not a guess
+        return counts[0][1]
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regex alternation for many literals, factored by prefix (fast to scan; longest wins)."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        alternatives = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not alternatives:
+            return ""
+        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+@functools.cache
+def _tables() -> _Tables:
+    return _Tables()
+
+
+@functools.cache
+def _territory_currencies(territory: str) -> frozenset[str]:
+    territory = {"UK": "GB", "EL": "GR"}.get(territory.upper(), territory.upper())
+    try:
+        return frozenset(get_territory_currencies(territory))
+    except Exception:  # noqa: BLE001 -- not a territory CLDR knows
+        return frozenset()
+
+
+@functools.cache
+def _language_territory(language: str) -> str | None:
+    """The language's most likely country (CLDR likely subtags): sv -> SE, zh -> CN, en -> US."""
+    likely = get_global("likely_subtags").get(language.lower())
+    if not likely:
+        return None
+    parts = likely.split("_")
+    return next((part for part in parts[1:] if len(part) == 2 and part.isalpha()), None)
+
 
 # Languages that write "1.299,00"; English-speaking pages write "1,299.00".
 _COMMA_DECIMAL_LANGS = frozenset(
@@ -95,9 +356,10 @@ _POINT_DECIMAL_LANGS = frozenset("en ja zh ko th he ms hi".split())
 class CurrencyContext:
     """What a page says about its money, used to resolve ambiguous symbols/separators.
 
-    ``lang``: primary language subtag (``de``); ``region``: country subtag or
-    country-code TLD (``ca``); ``currency``: an explicit ISO code the page declared
-    elsewhere (structured data, Shopify's active currency).
+    ``lang``: primary language subtag (``de``); ``region``: country subtag of the page's
+    language tag or og:locale, else its country-code TLD (``ca``); ``currency``: an
+    explicit ISO code the page declared elsewhere (structured data, Shopify's active
+    currency, the shop's other prices).
     """
 
     lang: str | None = None
@@ -114,45 +376,67 @@ class CurrencyContext:
             return "."
         return None
 
+    def pick(self, codes: frozenset[str]) -> str | None:
+        """The one of ``codes`` this context names, or None.
+
+        In order: the currency the page declared; the currency of the page's country
+        (language tag / og:locale region, else the TLD); the currency of the country
+        the page's language is most spoken in (CLDR likely subtags: ``sv`` -> SE -> SEK,
+        ``zh`` -> CN -> CNY).
+        """
+        if self.currency in codes:
+            return self.currency
+        for territory in (self.region, self.lang and _language_territory(self.lang)):
+            if territory:
+                found = _territory_currencies(territory) & codes
+                if found:
+                    return min(found)
+        return None
+
+    def _resolve(self, key: str, symbol: "_Symbol") -> str | None:
+        """The ISO code a symbol stands for on this page (see :meth:`pick`), else its default."""
+        picked = self.pick(symbol.codes)
+        if picked or symbol.needs_context:
+            return picked
+        if len(symbol.codes) == 1:
+            return next(iter(symbol.codes))
+        return _tables().default(key, symbol.codes)
+
 
 NO_CONTEXT = CurrencyContext()
 
 
 def normalize_currency(raw: str | None, context: CurrencyContext = NO_CONTEXT) -> str | None:
-    """Map a currency code, symbol or local spelling to ISO 4217, or None."""
+    """Map a currency code, symbol, local spelling or name to ISO 4217, or None.
+
+    ``raw`` is a whole currency field ("EUR", "€", "kr", "Euro", "US Dollar"): unlike in
+    price text, a lone "R" or "L" here is a currency, resolved by ``context``.
+    """
     if not raw or not isinstance(raw, str):
         return None
-    token = raw.strip()
+    token = " ".join(raw.translate(_BIDI_MARKS).split())
     upper = token.upper()
     if upper in ISO_CURRENCIES:
         return upper
-    low = token.lower()
-    if low in _SYMBOLS:
-        return _SYMBOLS[low]
-    declared = context.currency if context.currency in ISO_CURRENCIES else None
-    if low == "$":
-        if declared in _DOLLAR_CURRENCIES:
-            return declared
-        return _DOLLAR_BY_REGION.get(context.region or "", "USD")
-    if low in ("kr", "kr."):
-        if declared in ("SEK", "DKK", "NOK", "ISK"):
-            return declared
-        return _KRONA_BY_LANG.get(context.lang or "") or _KRONA_BY_REGION.get(context.region or "")
-    if low in ("¥", "￥"):
-        if declared in ("JPY", "CNY"):
-            return declared
-        return "CNY" if context.lang == "zh" else "JPY"
-    if low == "r":
-        return "ZAR"
+    key = _key(token)
+    tables = _tables()
+    symbol = tables.symbols.get(key)
+    if symbol is not None:
+        if symbol.needs_context:
+            symbol = _Symbol(symbol.codes, symbol.anywhere, needs_context=False)
+        return context._resolve(key, symbol)
+    codes = tables.name_codes(key, context.lang, single_word_languages=1)
+    if codes:
+        return context._resolve(key, _Symbol(codes, anywhere=False, needs_context=False))
     return None
 
 
+@functools.cache
 def minor_units(currency: str | None) -> int:
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return 0
-    if currency in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
+    """The currency's decimal places (CLDR, through Babel): 2 for most, 0 for JPY, 3 for KWD."""
+    if not currency or currency not in ISO_CURRENCIES:
+        return 2
+    return get_currency_precision(currency)
 
 
 def normalize_amount(amount: Decimal | None, currency: str | None = None) -> Decimal | None:
@@ -185,33 +469,249 @@ def _is_ambiguous(amount_text: str) -> bool:
     return len(tail) == 3 and tail.isdigit()
 
 
-_SIGN_BEFORE_RE = re.compile(r"[-−–]\s*[^\d\s]{0,4}\s*$")
+# --- finding the amount and its currency in a price text ------------------------------
+
+# what may stand between an amount and its symbol: "12 €", "50,- Kč", "USD: 12", "Rs. 5"
+_GAP_CHARS = " :.,-–=*"
+_MAX_GAP = 4
+_CODE_RE = re.compile(r"(?<![^\W\d_])[A-Za-z]{3}(?![^\W\d_])")
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['ʻ’.][^\W\d_]+)*\.?")
+_MAX_WORDS = 3
+_TIMES_RE = re.compile(r" ?[xX×](?![^\W\d_])")  # "20 x Geschenkkorb", "2x 14,99 €"
 
 
-def _is_negative(text: str, amount_text: str) -> bool:
-    """A minus sign right before the amount (possibly before its symbol): "-5 €", "€ -5"."""
+def _gap_ok(gap: str) -> bool:
+    return len(gap) <= _MAX_GAP and all(c in _GAP_CHARS for c in gap)
+
+
+def _words_after(text: str, position: int) -> list[re.Match]:
+    """Up to three words right after ``position`` (past a gap), separated by single spaces."""
+    index = position
+    while index < len(text) and index - position < _MAX_GAP and text[index] in _GAP_CHARS:
+        index += 1
+    words = []
+    while len(words) < _MAX_WORDS:
+        match = _WORD_RE.match(text, index)
+        if not match:
+            break
+        words.append(match)
+        index = match.end()
+        if text[index : index + 1] != " ":
+            break
+        index += 1
+    return words
+
+
+def _words_before(text: str, position: int) -> list[re.Match]:
+    """Up to three words ending right before ``position`` (past a gap), separated by single spaces."""
+    index = position
+    while index > 0 and position - index < _MAX_GAP and text[index - 1] in _GAP_CHARS:
+        index -= 1
+    window = max(0, index - 60)
+    chain: list[re.Match] = []
+    for match in reversed(list(_WORD_RE.finditer(text, window, index))):
+        if match.end() != (chain[0].start() - 1 if chain else index):
+            break
+        if chain and text[match.end()] != " ":
+            break
+        if match.start() == window and window and text[window - 1].isalpha():
+            break  # cut by the window: not a whole word
+        chain.insert(0, match)
+        if len(chain) == _MAX_WORDS:
+            break
+    return chain
+
+
+def _currency_in(text: str, start: int, end: int, context: CurrencyContext) -> str | None:
+    """The ISO currency of the amount at ``text[start:end]``, or None.
+
+    Tokens count on word boundaries only. Ranked: an ISO code next to the amount (or
+    next to its symbol: "NZD $100.70") first; then a symbol, local spelling or name next
+    to the amount ("12 kr", "RM50", "749,00 euro"; names only after it); then a code
+    elsewhere in the text; then a currency sign elsewhere ("From 26 to 50 €"). Letters
+    that are symbols only next to an amount ("Ft", "lei", "Rs") never count elsewhere.
+    """
+    found = _Found(text, start, end)
+    signs = _signs(found)
+    _codes(found, signs)
+    _words(found, context.lang)
+    for _rank, _distance, key, symbol in sorted(found.tokens, key=lambda token: token[:2]):
+        code = context._resolve(key, symbol)
+        if code:
+            return code
+    return None
+
+
+class _Found:
+    """Currency tokens found around one amount: (rank, distance, key, symbol)."""
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text, self.start, self.end = text, start, end
+        self.tokens: list[tuple[int, int, str, _Symbol]] = []
+
+    def touching(self, a: int, b: int) -> int | None:
+        """The gap between ``text[a:b]`` and the amount when they touch ("12 €"), else None."""
+        if b <= self.start:
+            gap = self.text[b : self.start]
+        elif a >= self.end:
+            gap = self.text[self.end : a]
+        else:
+            return 0  # inside the amount text: "35€99"
+        return len(gap) if _gap_ok(gap) else None
+
+    def distance(self, a: int, b: int) -> int:
+        return self.start - b if b <= self.start else a - self.end
+
+    def add(self, rank: int, distance: int, key: str, symbol: _Symbol) -> None:
+        self.tokens.append((rank, distance, key, symbol))
+
+
+def _signs(found: _Found) -> list[tuple[int, int]]:
+    """Symbols the regex finds: with a currency sign ("$", "R$", "€") anywhere, the
+    others ("S/", "元", "원") next to the amount. Returns the spans of those next to it."""
+    text, tables, near_amount = found.text, _tables(), []
+    for match in tables.symbol_re.finditer(text):
+        a, b = match.span()
+        token = match.group()
+        if (a > 0 and _is_spaced_letter(token[0]) and _is_spaced_letter(text[a - 1])) or (
+            b < len(text) and _is_spaced_letter(token[-1]) and _is_spaced_letter(text[b])
+        ):
+            continue  # inside a word
+        key = _key(token)
+        symbol = tables.symbols.get(key)
+        if symbol is None:
+            continue
+        gap = found.touching(a, b)
+        if gap is not None:
+            found.add(1, gap, key, symbol)
+            near_amount.append((a, b))
+        elif symbol.anywhere:
+            found.add(3, found.distance(a, b), key, symbol)
+    return near_amount
+
+
+def _codes(found: _Found, signs: list[tuple[int, int]]) -> None:
+    """ISO codes: next to the amount or its symbol in any case ("140,00 pln" for common
+    ones), elsewhere in capitals when the code is no word ("ALL", "TOP")."""
+    text = found.text
+    for match in _CODE_RE.finditer(text):
+        word = match.group()
+        code = word.upper()
+        if code not in ISO_CURRENCIES:
+            continue
+        a, b = match.span()
+        gap = found.touching(a, b)
+        if gap is None and any(  # "NZD $100.70", "$ SGD4.90": next to the amount's symbol
+            (b <= sa and _gap_ok(text[b:sa])) or (sb <= a and _gap_ok(text[sb:a])) for sa, sb in signs
+        ):
+            gap = 0
+        symbol = _Symbol(frozenset({code}), anywhere=True, needs_context=False)
+        if gap is not None and (word.isupper() or code.lower() in _LOCAL_SPELLINGS):
+            found.add(0, gap, code.lower(), symbol)
+        elif word.isupper() and code not in _WORDLIKE_CODES:
+            found.add(2, found.distance(a, b), code.lower(), symbol)
+
+
+def _words(found: _Found, lang: str | None) -> None:
+    """Letter symbols, local spellings and (after the amount) currency names next to it;
+    the longest run of up to three words wins ("złotych polskich" over "złotych")."""
+    text, tables = found.text, _tables()
+    before = _words_before(text, found.start)
+    after = _words_after(text, found.end)
+    runs = [(before[i:], False) for i in range(len(before))]
+    runs += [(after[:n], True) for n in range(len(after), 0, -1)]
+    done = set()
+    for run, is_after in runs:
+        if is_after in done:
+            continue
+        phrase = text[run[0].start() : run[-1].end()]
+        key = _key(phrase)
+        gap = run[0].start() - found.end if is_after else found.start - run[-1].end()
+        symbol = tables.symbols.get(key)
+        if symbol is not None and not tables.in_regex(key):
+            if symbol.exact and phrase.rstrip(".") != symbol.exact.rstrip("."):
+                continue  # "ft" is no "Ft"
+            found.add(1, gap, key, symbol)
+            done.add(is_after)
+        elif is_after:
+            codes = tables.name_codes(key, lang)
+            if codes:
+                found.add(1, gap, key, _Symbol(codes, anywhere=False, needs_context=False))
+                done.add(is_after)
+
+
+def _locate(text: str, amount_text: str) -> tuple[int, int]:
+    """Where price-parser's amount text is in ``text`` (the first not followed by "%")."""
     index = text.find(amount_text)
-    if index < 0:  # price-parser dropped a separator ("1'299.50"): cut at the first digit
-        index = next((i for i, c in enumerate(text) if c.isdigit()), 0)
-    return bool(_SIGN_BEFORE_RE.search(text[:index]))
+    while index >= 0:
+        after = text[index + len(amount_text) :].lstrip()
+        before = text[index - 1] if index else ""
+        if not after.startswith("%") and not before.isdigit():
+            return index, index + len(amount_text)
+        index = text.find(amount_text, index + 1)
+    # price-parser dropped a separator ("1'299.50" -> "1299.50"): the first number run
+    match = re.search(r"\.?\d(?:[\d.,'’ ]*\d)?", text)
+    return (match.start(), match.end()) if match else (0, 0)
 
 
-def _parse(text: str, decimal_separator: str | None, context: CurrencyContext):
-    price = Price.fromstring(text)
-    if price.amount_text and decimal_separator and _is_ambiguous(price.amount_text):
-        price = Price.fromstring(text, decimal_separator=decimal_separator)
-    if price.amount is None or not price.amount_text:
+_SIGN_RE = re.compile(r"[-−–](\s*)[^\d\s]{0,4}\s*$")
+
+
+def _is_negative(text: str, start: int) -> bool:
+    """A minus sign before the amount: "-5 €", "-€5", "€ -5", "- $44.99" (a discount line).
+
+    The sign touches the number or its symbol, and follows a space or starts the text;
+    a dash with a space after it that follows other text is a separator ("2 Piece -
+    $6.75", "Sale – £5"), and a hyphen after a letter is part of a word ("SKU-123").
+    """
+    match = _SIGN_RE.search(text, 0, start)
+    if not match:
+        return False
+    before = text[: match.start()]
+    if match.group(1):  # "- $44.99": only as the start of the text
+        return not before.strip()
+    return not before or not before[-1].isalnum()
+
+
+def _parse(
+    text: str, decimal_separator: str | None, context: CurrencyContext, allow_negative: bool = False
+):
+    text = " ".join(text.translate(_BIDI_MARKS).split())
+    offset = 0
+    for _ in range(3):  # skip quantities: "20 x Geschenkkorb ...", "2 x 14,99 €"
+        rest = text[offset:]
+        price = Price.fromstring(rest)
+        if price.amount_text and decimal_separator and _is_ambiguous(price.amount_text):
+            price = Price.fromstring(rest, decimal_separator=decimal_separator)
+        if price.amount is None or not price.amount_text:
+            return None, None
+        start, end = _locate(rest, price.amount_text)
+        quantity = _TIMES_RE.match(rest, end)
+        if not quantity:
+            start, end = start + offset, end + offset
+            break
+        offset += quantity.end()
+    else:
         return None, None
     digits = sum(c.isdigit() for c in price.amount_text)
-    if digits > MAX_AMOUNT_DIGITS or _is_negative(text, price.amount_text):
+    if digits > MAX_AMOUNT_DIGITS:
         return None, None
-    currency = normalize_currency(price.currency, context)
-    amount = normalize_amount(price.amount, currency)
-    return (amount, currency) if amount is not None else (None, None)
+    negative = _is_negative(text, start)
+    if negative and not allow_negative:
+        return None, None
+    currency = _currency_in(text, start, end, context)
+    amount = price.amount
+    if decimal_separator is None and minor_units(currency) == 3 and "." in price.amount_text:
+        if _is_ambiguous(price.amount_text):  # "KD 12.500": three decimals, not thousands
+            amount = Price.fromstring(text[offset:], decimal_separator=".").amount
+    amount = normalize_amount(amount, currency)
+    if amount is None:
+        return None, None
+    return (-amount if negative else amount), currency
 
 
 def parse_price(
-    value, context: CurrencyContext = NO_CONTEXT, *, machine: bool = False
+    value, context: CurrencyContext = NO_CONTEXT, *, machine: bool = False, allow_negative: bool = False
 ) -> tuple[Decimal | None, str | None]:
     """Parse one price value -> (amount, ISO currency); (None, None) when unusable.
 
@@ -219,6 +719,10 @@ def parse_price(
     ("1.299,00 €"). With ``machine=True`` (structured data, meta tags, data
     attributes) a bare ambiguous number follows schema.org's "." decimal separator;
     text that carries symbols or words is treated as display text either way.
+
+    Negative amounts ("-5 €", "€ -5", a "- $44.99" discount line) are not prices:
+    (None, None) -- unless ``allow_negative``, for callers that read discounts, credits
+    or refunds: then the amount comes back negative, ``(Decimal("-44.99"), "USD")``.
     """
     if value is None or isinstance(value, bool):
         return None, None
@@ -227,7 +731,7 @@ def parse_price(
             amount = Decimal(str(value))
         except InvalidOperation:
             return None, None
-        return normalize_amount(amount, context.currency), None
+        return _signed(amount, context.currency, allow_negative), None
     if isinstance(value, list):
         value = value[0] if value else None
     if not isinstance(value, str):
@@ -239,7 +743,14 @@ def parse_price(
         return normalize_amount(Decimal(text), context.currency), None
     is_bare_number = machine and all(c.isdigit() or c in ".," for c in text)
     separator = "." if is_bare_number else context.decimal_separator
-    return _parse(text, separator, context)
+    return _parse(text, separator, context, allow_negative)
+
+
+def _signed(amount: Decimal, currency: str | None, allow_negative: bool) -> Decimal | None:
+    if allow_negative and amount.is_finite() and amount < 0:
+        normalized = normalize_amount(-amount, currency)
+        return None if normalized is None else -normalized
+    return normalize_amount(amount, currency)
 
 
 def _is_plain_decimal(text: str) -> bool:
@@ -315,12 +826,12 @@ def current_price_segments(text: str) -> tuple[list[str], list[str]]:
     return current, former
 
 
-def parse_display_price(text: str, context: CurrencyContext = NO_CONTEXT):
+def parse_display_price(text: str, context: CurrencyContext = NO_CONTEXT, *, allow_negative: bool = False):
     """Parse visible price text, skipping "was"/"RRP" amounts -> (amount, currency)."""
     current, _former = current_price_segments(text)
     for segment in current:
         if any(c.isdigit() for c in segment):
-            amount, currency = parse_price(segment, context)
+            amount, currency = parse_price(segment, context, allow_negative=allow_negative)
             if amount is not None:
                 return amount, currency
     return None, None

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from stdnum import ean, isbn
+from stdnum.exceptions import ValidationError
+
 from .prices import format_amount
 
 #: fields the cascade fills, each with the name of the source that gave it in ``sources``
@@ -45,11 +48,25 @@ SOURCES = (
 
 
 def normalize_gtin(value: object) -> str | None:
-    """A GTIN-8/12/13/14 (UPC, EAN, ISBN-13) as digits, else None."""
+    """A GTIN with a valid check digit, as its digits; else None.
+
+    GTIN-8/12/13/14 (EAN-8, UPC-A, EAN-13 and ISBN-13, GTIN-14) are checked with
+    python-stdnum (``stdnum.ean``); spaces and hyphens are dropped ("978-0-306-40615-7"),
+    the digits are kept as written (no zero padding). An ISBN-10 ("0-306-40615-2")
+    becomes its ISBN-13, the GTIN a book carries. A wrong check digit, another length
+    or an all-zero placeholder gives None.
+    """
     if value is None or isinstance(value, bool):
         return None
-    digits = str(value).replace("-", "").replace(" ", "").strip()
-    return digits if digits.isdigit() and len(digits) in (8, 12, 13, 14) else None
+    text = ean.compact(str(value))
+    try:
+        digits = ean.validate(text)
+    except ValidationError:
+        try:  # exactly ten characters: stdnum would also take a 9-digit SBN as an ISBN
+            digits = isbn.validate(text, convert=True) if len(text) == 10 else None
+        except ValidationError:
+            digits = None
+    return digits if digits and digits.strip("0") else None
 
 
 @dataclass

@@ -105,7 +105,9 @@ def test_currencies(raw, code):
 def test_ambiguous_symbols_use_the_page_context():
     assert normalize_currency("¥", CurrencyContext(lang="zh")) == "CNY"
     assert normalize_currency("kr", CurrencyContext(region="no")) == "NOK"
-    assert normalize_currency("kr") is None  # SEK? DKK? NOK? -- not a guess
+    assert normalize_currency("kr", CurrencyContext(lang="da")) == "DKK"
+    assert normalize_currency("kr", CurrencyContext(lang="is")) == "ISK"
+    assert normalize_currency("kr") == "SEK"  # nothing says otherwise: the biggest krona market
     assert normalize_currency("$", CurrencyContext(region="au")) == "AUD"
 
 
@@ -174,3 +176,83 @@ def test_stock_quantity(text, quantity):
 )
 def test_decimal_formatting(amount, currency, text):
     assert format_amount(Decimal(amount), currency) == text
+
+
+# --- currencies from CLDR, context, word boundaries, signs -----------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, context, code",
+    [
+        ("$", CurrencyContext(currency="AUD", region="ca"), "AUD"),  # the declared currency first
+        ("$", CurrencyContext(lang="en", region="ca"), "CAD"),  # then the page's country
+        ("$", CurrencyContext(lang="es", region="mx"), "MXN"),
+        ("kr", CurrencyContext(lang="nb"), "NOK"),  # then its language's country
+        ("kr.", CurrencyContext(region="is"), "ISK"),
+        ("¥", CurrencyContext(lang="ja"), "JPY"),
+        ("元", CurrencyContext(lang="zh", region="tw"), "TWD"),
+        ("元", NO_CONTEXT, "CNY"),
+        ("£", CurrencyContext(region="eg"), "EGP"),
+        ("£", CurrencyContext(region="us"), "GBP"),  # no match: the default
+        ("Rs.", NO_CONTEXT, "INR"),
+        ("Rs", CurrencyContext(region="pk"), "PKR"),
+        ("Euro", NO_CONTEXT, "EUR"),
+        ("US Dollar", NO_CONTEXT, "USD"),
+        ("руб.", NO_CONTEXT, "RUB"),
+        ("руб.", CurrencyContext(region="by"), "BYN"),
+        ("R", NO_CONTEXT, "ZAR"),  # a whole currency field: "R" is the rand
+        ("₸", NO_CONTEXT, "KZT"),
+        ("HRK", NO_CONTEXT, "HRK"),  # retired since 2015 still counts
+        ("RUR", NO_CONTEXT, "RUB"),  # Yandex Market's priceCurrency
+    ],
+)
+def test_currency_resolution(raw, context, code):
+    assert normalize_currency(raw, context) == code
+
+
+@pytest.mark.parametrize(
+    "text, amount, currency",
+    [
+        # a currency inside a word or a model number is none
+        ("20 x Bamboo Geschenkkorb, kleine, beige, SMALL= 14.5 cm", "14.50", None),
+        ("TP-Link TL-WR841N 300Mbps", "841.00", None),
+        ("Top 10", "10.00", None),
+        ("16.00 ft", "16.00", None),
+        ("5 km", "5.00", None),
+        ("R273.00", "273.00", None),  # "R" alone needs the page to be South African
+        ("Ruby 12,99", "12.99", None),
+        # quantities are skipped, the price after them is taken
+        ("2 x 14,99 €", "14.99", "EUR"),
+        ("€ 2 x 14,99", "14.99", "EUR"),
+        # a dash between words and an amount is a separator, not a sign
+        ("Sale - $6.75", "6.75", "USD"),
+        ("Price-$5", "5.00", "USD"),
+        # codes win next to the amount, symbols elsewhere lose to them
+        ("NZD $100.70", "100.70", "NZD"),
+        ("12.99 $ (approx. 11.50 EUR)", "12.99", "USD"),
+        ("44 890 тг.", "44890.00", "KZT"),
+        ("29,000원", "29000", "KRW"),
+        ("NT$1,160", "1160.00", "TWD"),
+        ("KD 12.500", "12.500", "KWD"),
+    ],
+)
+def test_currency_in_text(text, amount, currency):
+    parsed_amount, parsed_currency = parse_price(text)
+    assert (format(parsed_amount, "f"), parsed_currency) == (amount, currency)
+
+
+def test_negative_amounts_only_when_asked_for():
+    for text in ("- $44.99", "-$44.99", "€ -44,99", "−44,99 €"):
+        assert parse_price(text) == (None, None), text
+    assert parse_price("- $44.99", allow_negative=True) == (Decimal("-44.99"), "USD")
+    assert parse_price("€ -5,00", allow_negative=True) == (Decimal("-5.00"), "EUR")
+    assert parse_price(-3, allow_negative=True) == (Decimal("-3.00"), None)
+    assert parse_price(-3) == (None, None)
+    assert parse_display_price("Angebot - 5,00 €", GERMAN) == (Decimal("5.00"), "EUR")  # a separator
+
+
+def test_minor_units_come_from_cldr():
+    assert format_amount(Decimal("1299"), "HUF") == "1299"
+    assert format_amount(Decimal("12.5"), "BHD") == "12.500"
+    assert format_amount(Decimal("12.5"), "CLP") == "12.5"
+    assert format_amount(Decimal("12"), "XYZ") == "12.00"
