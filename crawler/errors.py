@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
                                UnsupportedURLSchemeError)
@@ -24,10 +26,20 @@ def refused_reason(url: str) -> str | None:
 
 
 
+# Scrapy's HttpCompressionMiddleware, when a compressed body inflates past DOWNLOAD_MAXSIZE (a gzip bomb)
+_DECOMPRESSED_TOO_LARGE_RE = re.compile(
+    r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded DOWNLOAD_MAXSIZE \((\d+) B\)")
+
+
 def classify_failure(failure) -> tuple[str, str]:
     """(error_type, message) of a request's errback failure."""
     exc = failure.value
     text = str(exc) or type(exc).__name__
+    bomb = _DECOMPRESSED_TOO_LARGE_RE.search(text)
+    if bomb:
+        compressed, inflated, limit = (int(group) for group in bomb.groups())
+        return "parse", (f"compressed page inflates past the download size limit: {compressed:,} bytes compressed, "
+                         f"over {inflated:,} decompressed, limit {limit:,} (OBSRV_DOWNLOAD_MAXSIZE)")
     if "max size" in text or isinstance(exc, DownloadCancelledError):
         return "parse", "page larger than the download size limit (OBSRV_DOWNLOAD_MAXSIZE)"
     if isinstance(exc, (DownloadTimeoutError, DeferTimeoutError, net.TimeoutError, net.TCPTimedOutError)):

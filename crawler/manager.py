@@ -350,7 +350,8 @@ class CrawlManager:
                 run = crawls_q.finish_run(conn, crawl.run_id, status=outcome["status"], pages_fetched=crawl.pages,
                                           error_type=outcome.get("error_type"),
                                           error_message=outcome.get("error_message"),
-                                          error_products=outcome.get("error_products"))
+                                          error_products=outcome.get("error_products"),
+                                          summary=outcome.get("summary"))
                 if crawl.kind == "discovery" and outcome.get("candidates") and not crawl.hand_back:
                     website = websites_q.get(conn, crawl.website["id"], for_update=True)
                     if website and website["status"] == "pending_discovery":

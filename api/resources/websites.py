@@ -408,6 +408,8 @@ class CrawlRunSchema(ma.Schema):
         "enum": ["timeout", "dns", "network", "http_status", "blocked", "parse", "robots", "internal"]})
     error_message = ma.fields.String(allow_none=True)
     error_products = ma.fields.List(ma.fields.Dict(), metadata={"description": "up to 100 failed pages"})
+    summary = ma.fields.String(allow_none=True, metadata={
+        "description": "what the crawl did; a discovery: the page budget it used and why it stopped"})
 
 
 class CrawlLogQuerySchema(ma.Schema):

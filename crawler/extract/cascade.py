@@ -7,20 +7,44 @@ Order (first source to give a field wins, ``sources[field]`` names it):
 1. ``jsonld``, 2. ``microdata``, 3. ``rdfa`` -- schema.org Product data;
 4. ``opengraph`` (og:title/og:image on product pages) and ``meta`` (product:price:*,
    product:availability, ...);
-5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``;
+5. the platform adapter, when the page is ``shopify``, ``woocommerce`` or ``magento``,
+   or an ``amazon`` / ``ebay`` item page (:mod:`.marketplaces`);
 6. ``heuristics`` -- visible text near the h1 and the buy button.
 
 A stage runs only when the page carries its markers (each stage checks cheaply), and
 the cascade stops as soon as name, price, currency and availability are all known.
-Two consistency rules: ``stock_quantity`` is only taken from the source that gave
-the availability; and when the URL selects a variant (``?variant=``,
-``?attribute_pa_size=``, ``?sku=``), a source that cannot tell variants apart (a
-single Offer, an AggregateOffer, the price metas) gives price, availability, stock
-quantity and SKU only if no later source resolves the selected variant.
+Consistency rules: ``stock_quantity`` is only taken from the source that gave the
+availability, ``list_price`` only from the source that gave the price; and when the
+URL selects a variant (``?variant=``, ``?attribute_pa_size=``, ``?sku=``), a source
+that cannot tell variants apart (a single Offer, an AggregateOffer, the price metas)
+gives price, list price, availability, stock quantity and SKU only if no later source
+resolves the selected variant.
+
+Known absence: a source may vouch that the page has no value for a field
+(``Found.absent``; e.g. the Amazon adapter when the buy box says the product is
+unavailable and shows no price). Such a field counts as known (for the early stop),
+and no later stage fills it -- the heuristics then cannot guess a price from the rest
+of the page. A value an earlier source gave stands.
+
+Structured data is checked against the page: when its price is shown next to the title
+only as something other than the price a buyer pays -- struck through or labelled as a
+former price (structured data carrying the list price while the page shows the sale
+price), or labelled "Starting price", "Estimate", "excl. VAT" ... -- and a different
+current price is shown there in the same currency, the shown price wins:
+``sources["price"]`` says ``heuristics (microdata 219.99 is shown as a former price)``
+and a former price becomes ``list_price``. Otherwise structured data stands.
+
+Identifiers a person reads (:mod:`.identifiers`) are looked at after the stages, even
+after an early stop: a structured ``sku`` the page never shows gives way to a shop code
+the page labels and shows (``sources["sku"]`` then says so, e.g. ``heuristics (shown on
+the page; jsonld sku DWFWKMMBM is not)``), unless the URL selects a variant or the
+structured sku extends the shown code (a variant's sku); with no sku at all, a labelled code, else the
+URL's product id when the markup repeats it (source ``url``).
 
 ``platform`` (detected from markup) and ``platform_id`` (the platform's product id)
 are looked up whenever a platform is detected, even after an early stop: they are the
-product's identity.
+product's identity. On marketplaces (``platforms.ID_IS_SKU``: the ASIN, the eBay item
+number) that id is also the SKU, unless an earlier source gave one.
 
 Offers and list price (``offers``, ``list_price``; ``sources`` names who gave them):
 
@@ -30,9 +54,9 @@ Offers and list price (``offers``, ``list_price``; ``sources`` names who gave th
   source that ran may give them if one of its offers *is* the product's -- same price
   and currency, and the same sku when both have one; that offer is then the selected
   one. Exactly one offer is ``selected``; a page with one plain offer has ``[]``.
-* ``list_price`` (the price before a sale) comes from the price's source, else from the
-  selected offer, else from another source that reports the same price (or has the
-  product's offer, as above). It is kept only when above the price. ``highPrice`` is
+* ``list_price`` (the price before a sale) comes from the price's source (above), else
+  from the selected offer, else from another source that reports the same price (or has
+  the product's offer, as above). It is kept only when above the price. ``highPrice`` is
   never one.
 * On Shopify and WooCommerce pages the platform adapter also runs after an early stop
   when the offers or the list price are still missing: the platform's own variant data
@@ -55,7 +79,7 @@ import logging
 from decimal import Decimal
 from typing import Callable
 
-from . import jsonld, microdata, opengraph, platforms, rdfa, selectors, visible
+from . import identifiers, jsonld, microdata, opengraph, platforms, rdfa, selectors, visible
 from .page import Page
 from .prices import normalize_amount
 from .product import REQUIRED_FIELDS, VARIANT_FIELDS, ExtractedProduct, Found, Offer
@@ -72,6 +96,8 @@ STRUCTURED_STAGES: tuple[Stage, ...] = (
     ("meta", opengraph.extract_meta),
 )
 HEURISTICS_STAGE: Stage = ("heuristics", visible.extract)
+#: a field taken only from the source that gave its companion
+_COMPANIONS = {"stock_quantity": "availability", "list_price": "price"}
 #: platforms whose adapter reads variants and sale prices (run for them even after an early stop)
 VARIANT_PLATFORMS = frozenset({"shopify", "woocommerce"})
 #: sources that describe the page as a whole, never one variant of it
@@ -107,37 +133,47 @@ class _Merge:
         self.values: dict = {}
         self.sources: dict[str, str] = {}
         self.deferred: list[tuple[str, str, object]] = []
+        self.absent: set[str] = set()  # fields a source vouched the page does not have
         self.reported: dict[str, _Reported] = {}
 
     def complete(self) -> bool:
-        return all(field in self.values for field in REQUIRED_FIELDS)
+        return all(field in self.values or field in self.absent for field in REQUIRED_FIELDS)
 
     def _set(self, source: str, field: str, value: object) -> None:
-        if field in self.values:
+        if field in self.values or field in self.absent:
             return
-        if field == "stock_quantity" and self.sources.get("availability") != source:
+        companion = _COMPANIONS.get(field)
+        if companion and self.sources.get(companion) != source:
             return
         self.values[field] = value
         self.sources[field] = source
 
     def note(self, source: str, found: Found | None) -> dict:
-        """Keep what a source reported (offers and list price aside); returns its other fields."""
+        """Keep what a source reported (its offers aside); returns its other fields."""
         if found is None:
             return {}
         fields = dict(found.fields)
         offers = fields.pop("offers", None) or []
-        list_price = fields.pop("list_price", None)
-        self.reported[source] = _Reported(dict(fields), list(offers), list_price)
+        earlier = self.reported.get(source)  # a source heard twice (the identifier pass): keep both
+        if earlier is not None and not offers:
+            earlier.fields.update(fields)
+            earlier.list_price = earlier.fields.get("list_price")
+        else:
+            self.reported[source] = _Reported(dict(fields), list(offers), fields.get("list_price"))
         return fields
 
     def add(self, source: str, found: Found | None) -> None:
+        if found is None:
+            return
         fields = self.note(source, found)
-        blind = found is not None and found.variant_blind and bool(self.page.variant_params)
-        for field, value in fields.items():
+        blind = found.variant_blind and bool(self.page.variant_params)
+        # companions after the field they follow, whatever order the stage gave them in
+        for field, value in sorted(fields.items(), key=lambda item: item[0] in _COMPANIONS):
             if blind and field in VARIANT_FIELDS:
                 self.deferred.append((source, field, value))
             else:
                 self._set(source, field, value)
+        self.absent.update(field for field in found.absent if field not in self.values)
 
     def finish(self) -> None:
         for source, field, value in self.deferred:
@@ -190,6 +226,10 @@ class _Merge:
         for field in ("availability", "sku"):
             if fields.get(field) is not None:
                 self.values[field], self.sources[field] = fields[field], source
+        self.values.pop("list_price", None)  # the summary's list price is not this variant's
+        self.sources.pop("list_price", None)
+        if fields.get("list_price") is not None:
+            self.values["list_price"], self.sources["list_price"] = fields["list_price"], source
         if self.sources.get("stock_quantity") != self.sources.get("availability"):
             self.values.pop("stock_quantity", None)
             self.sources.pop("stock_quantity", None)
@@ -200,6 +240,11 @@ class _Merge:
     def _list_price(self, price, currency, sku, primary_source, offers, offers_source) -> None:
         if price is None:
             return
+        known = normalize_amount(self.values.get("list_price"), currency)
+        if known is not None and known > price:  # the price's own source gave it (or the price check did)
+            return
+        self.values.pop("list_price", None)
+        self.sources.pop("list_price", None)
         candidates: list[tuple[str | None, Decimal | None]] = []
         primary = self.reported.get(primary_source) if primary_source else None
         if primary is not None:
@@ -303,17 +348,23 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
         merge.add(source, _run_stage(source, stage, page))
         ran.add(source)
     merge.finish()
+    _check_price(merge, page)
     values = merge.values
     platform = platforms.detect(page)
     if platform and "platform_id" not in values:
-        product_id = platforms.PRODUCT_IDS[platform]
-        merge.add(platform, _run_stage(platform, lambda page: Found.of(platform_id=product_id(page)), page))
+        merge.add(platform, _run_stage(platform, functools.partial(_identity, platform), page))
+    _identifiers(merge, page)
     values["price"] = normalize_amount(values.get("price"), values.get("currency"))
     if values["price"] is None:
         merge.sources.pop("price", None)
+        values.pop("list_price", None)
     if platform in VARIANT_PLATFORMS and platform not in ran and _wants_variants(merge):
         merge.note(platform, _run_stage(platform, platforms.ADAPTERS[platform], page))
     merge.resolve_offers()
+    list_price = normalize_amount(values.get("list_price"), values.get("currency"))
+    if list_price is None or values.get("price") is None or list_price <= values["price"]:
+        list_price = None
+        merge.sources.pop("list_price", None)
     name = values.get("name")
     return ExtractedProduct(
         name=name,
@@ -328,7 +379,7 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
         canonical_url=page.canonical_url,
         platform=platform,
         platform_id=_str(values.get("platform_id")),
-        list_price=values.get("list_price"),
+        list_price=list_price,
         offers=values.get("offers", []),
         sources=merge.sources,
         is_product=bool(
@@ -346,6 +397,58 @@ def _wants_variants(merge: _Merge) -> bool:
     if reported is None or len(reported.offers) < 2:
         return True
     return reported.list_price is None and not any(offer.list_price for offer in reported.offers)
+
+
+_STRUCTURED_SOURCES = frozenset(source for source, _ in STRUCTURED_STAGES)
+
+
+def _check_price(merge: _Merge, page: Page) -> None:
+    """Structured data against what the page shows next to the title (see the module doc)."""
+    values, sources = merge.values, merge.sources
+    source, currency = sources.get("price"), values.get("currency")
+    amount = normalize_amount(values.get("price"), currency)
+    if source not in _STRUCTURED_SOURCES or amount is None or page.variant_params:
+        return
+    shown, set_aside = visible.main_price_shown(page)
+    if shown is None or shown.amount == amount or (shown.currency or currency) != currency:
+        return
+    why = set_aside.get(amount)
+    if why is None:
+        return  # the page does not show the structured amount as something else: keep it
+    values["price"] = shown.amount
+    sources["price"] = f"heuristics ({source} {amount} is shown as {why})"
+    if why == "a former price" and "list_price" not in values:
+        values["list_price"] = amount
+        sources["list_price"] = source
+
+
+def _identifiers(merge: _Merge, page: Page) -> None:
+    """The identifier pass (see the module doc); the website's own selectors are not second-guessed."""
+    values, sources = merge.values, merge.sources
+    current, source = values.get("sku"), sources.get("sku")
+    if source == "selectors":
+        return
+    sku, gtin = identifiers.labelled(page)
+    replaces = (
+        current is not None
+        and sku
+        and sku not in _str(current)  # "FT-PLANT" shown, "FT-PLANT-L" the variant: keep the variant's
+        and not page.variant_params  # the URL selects a variant: its sku may be drawn by script
+        and not identifiers.shown(page, _str(current))
+    )
+    if replaces:
+        values["sku"] = sku
+        sources["sku"] = f"heuristics (shown on the page; {source} sku {_str(current)} is not)"
+    elif current is None:
+        merge.add("heuristics", Found.of(sku=sku))
+        merge.add("url", Found.of(sku=identifiers.url_id(page)))
+    if "gtin" not in values:
+        merge.add("heuristics", Found.of(gtin=gtin))
+
+
+def _identity(platform: str, page: Page) -> Found | None:
+    product_id = platforms.PRODUCT_IDS[platform](page)
+    return Found.of(platform_id=product_id, sku=product_id if platform in platforms.ID_IS_SKU else None)
 
 
 def _run_stage(source: str, stage: Callable[[Page], "Found | None"], page: Page) -> Found | None:

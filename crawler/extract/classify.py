@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import lxml.etree
 
@@ -39,6 +40,11 @@ _LISTING_URL_RE = re.compile(
     r"|[?&](?:page|p|q|s)=|/page/\d+",
     re.IGNORECASE,
 )
+def product_shaped_url(url: str) -> bool:
+    """Whether a URL has a product page's shape (``/products/x``, ``/dp/X``, ``/catalogue/x_12/``)."""
+    return bool(_PRODUCT_URL_RE.search(urlsplit(url).path))
+
+
 _XP_PAGINATION = lxml.etree.XPath(
     "//link[@rel='next'] | //a[@rel='next'] | //*[contains(@class, 'pagination')"
     " or contains(@class, 'pager') or contains(@class, 'page-numbers')][1]"

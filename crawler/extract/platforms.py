@@ -1,4 +1,5 @@
-"""Platform adapters: Shopify, WooCommerce, Magento 2.
+"""Platform adapters: Shopify, WooCommerce, Magento 2 (here) and the Amazon / eBay
+marketplaces (:mod:`.marketplaces`).
 
 Each adapter runs only on pages carrying its platform's markers (:func:`detect`) and
 reads the data the platform itself renders, so that it also works on themes with no
@@ -28,6 +29,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import lxml.etree
 from w3lib.html import remove_tags
 
+from . import marketplaces
 from .page import Page, class_and_id, page_cached, text_of
 from .prices import (
     availability_from_classes,
@@ -96,7 +98,7 @@ def detect(page: Page) -> str | None:
     body = page.json_body
     if isinstance(body, dict) and ("variants" in body or "variants" in (body.get("product") or {})):
         return "shopify"
-    return None
+    return marketplaces.detect(page)
 
 
 # --- Shopify ---------------------------------------------------------------------------
@@ -498,10 +500,16 @@ ADAPTERS: dict[str, Callable[[Page], Found | None]] = {
     "shopify": extract_shopify,
     "woocommerce": extract_woocommerce,
     "magento": extract_magento,
+    "amazon": marketplaces.extract_amazon,
+    "ebay": marketplaces.extract_ebay,
 }
 #: platform name -> the platform's product id (cheap; identity even after an early stop)
 PRODUCT_IDS: dict[str, Callable[[Page], str | None]] = {
     "shopify": shopify_id,
     "woocommerce": woocommerce_id,
     "magento": magento_id,
+    "amazon": marketplaces.amazon_asin,
+    "ebay": marketplaces.ebay_item_id,
 }
+#: platforms whose product id is also the listing's SKU (the ASIN, the eBay item number)
+ID_IS_SKU = frozenset({"amazon", "ebay"})

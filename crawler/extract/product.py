@@ -26,7 +26,7 @@ CASCADE_FIELDS = (
 #: once these are all known the cascade stops early
 REQUIRED_FIELDS = ("name", "price", "currency", "availability")
 #: fields that differ between variants of one product
-VARIANT_FIELDS = frozenset({"price", "availability", "stock_quantity", "sku"})
+VARIANT_FIELDS = frozenset({"price", "availability", "stock_quantity", "sku", "list_price"})
 
 SOURCES = (
     "selectors",
@@ -38,7 +38,10 @@ SOURCES = (
     "shopify",
     "woocommerce",
     "magento",
+    "amazon",
+    "ebay",
     "heuristics",
+    "url",
 )
 
 
@@ -57,15 +60,21 @@ class Found:
     ``variant_blind``: the source cannot tell which variant the page URL selects
     (one Offer, an AggregateOffer, meta tags) although the URL selects one; its
     variant-dependent fields are then used only if no later source resolves them.
+
+    ``absent``: fields the source vouches the page does not have (a marketplace buy
+    box that says "Currently unavailable" and shows no price: the product has no
+    price). No later source may fill them; an earlier source's value stands.
     """
 
     fields: dict[str, Any]
     variant_blind: bool = False
+    absent: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, variant_blind: bool = False, **fields: Any) -> "Found | None":
+    def of(cls, variant_blind: bool = False, absent=frozenset(), **fields: Any) -> "Found | None":
         kept = {key: value for key, value in fields.items() if value not in (None, "", [])}
-        return cls(kept, variant_blind) if kept else None
+        absent = frozenset(absent).difference(kept)
+        return cls(kept, variant_blind, absent) if kept or absent else None
 
 
 @dataclass

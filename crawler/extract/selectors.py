@@ -20,7 +20,7 @@ from parsel.csstranslator import HTMLTranslator
 from .page import Page, clean_text, text_of
 from .prices import normalize_availability, parse_display_price, stock_quantity_from_text
 from .product import Found
-from .visible import strip_id_label
+from .identifiers import strip_id_label
 
 logger = logging.getLogger(__name__)
 

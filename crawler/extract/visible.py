@@ -1,7 +1,8 @@
 """Visible-page heuristics: the last stage of the cascade.
 
 Everything is anchored on the page's main heading (the first ``<h1>`` outside site
-chrome). Starting at the heading, the search climbs one ancestor at a time (at most
+chrome, else an element classed as the product's title, else the first element whose
+text is the name the page's ``<title>`` gives). Starting at the heading, the search climbs one ancestor at a time (at most
 :data:`MAX_CLIMB` levels) and stops at the first level that yields a result -- or at
 the first level that holds a form or button (the buy box) without one -- so the price
 found is the one next to the title and the buy button. Never considered:
@@ -11,7 +12,8 @@ found is the one next to the title and the buy button. Never considered:
   upsell / cross-sell / recently viewed / carousel / mini-cart ...;
 * containers introduced by a heading such as "You may also like" (six languages);
 * repeated cards: an element with two or more same-tag, same-class siblings that,
-  together with it, contain links (product grids, carousels, listing pages).
+  together with it, contain links (product grids, carousels, listing pages) -- but
+  not the one block of such a group that holds an ``h1`` (a table layout's row).
 
 Several prices near the title: struck-through ones (``del``/``s``, ``old-price``,
 ``compare-at`` ...) and "was"/"statt"/"RRP" amounts are dropped, as are shipping
@@ -21,8 +23,8 @@ not one product's price (a listing or a price table): no price rather than a ran
 
 Availability: a stock-marked element's phrase or class (``in-stock``), else a short
 stock phrase near the title (en/de/fr/es/it/nl), else the buy button (disabled or
-"Sold out" -> OutOfStock, enabled -> InStock). Identifiers: labelled rows of spec
-tables/definition lists and "SKU: ..." lines near the title.
+"Sold out" -> OutOfStock, enabled -> InStock). Identifiers: labelled values
+(:mod:`.identifiers`).
 """
 
 from __future__ import annotations
@@ -42,11 +44,10 @@ from .prices import (
     parse_display_price,
     stock_quantity_from_text,
 )
-from .product import Found, normalize_gtin
+from .identifiers import labelled
+from .product import Found
 
 MAX_CLIMB = 6
-SPEC_TABLE_LEVELS = 3  # spec tables may sit below the buy box, in the product's article
-LABEL_LINE_LEVELS = 2  # "SKU: X" lines sit in the buy box itself
 MAX_DISTINCT_PRICES = 3
 MAX_PRICE_TEXT = 60
 MAX_PHRASE_TEXT = 100  # text of an element marked as stock/availability
@@ -92,8 +93,16 @@ _CURRENCY_HINT_RE = re.compile(
 _NOT_PRICE_RE = re.compile(
     r"(?i)shipping|delivery|versand|livraison|envío|envio|spedizione|verzending|\bsave\b|spare"
     r"|économisez|ahorra|risparmi|bespaar|month|/mo\b|monat|mois|/mes\b|al mes|mese|maand"
-    r"|instal+ments?|klarna|afterpay|ratenzahlung|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
+    r"|instal+ments?|klarna|afterpay|ratenzahlung|每期|分期|期0?利率|滿額|满额|加購|加购|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
     r"|per (?:kg|unit|litre|liter)|pro (?:kg|stück|liter)|grundpreis|prix au (?:kilo|litre)"
+    # the price before tax, shown beside the price a buyer pays
+    r"|brez ddv|ohne mwst|(?:exkl|zzgl|exkl\.|zzgl\.)\s*mwst|excl(?:\.|uding)?\s*(?:vat|tax|btw|gst)|ex\.?\s*vat"
+    r"|before tax|sans tva|hors tax|\bht\b|bez (?:dph|pvn|pvm|ddv|pdv|vat)|sin iva|senza iva|sem iva"
+    r"|exkl\.?\s*moms|ekskl\.?\s*mva|без ндс|netto"
+    # free-delivery thresholds, auction estimates and opening bids
+    r"|bezmaksas|free (?:shipping|delivery|returns)|kostenlos|gratuit|gratis"
+    r"|estimate|schätz|estimation|stima|starting (?:price|bid)|opening bid|startpreis|mindestgebot"
+    r"|prix de départ|precio de salida|prezzo di partenza"
 )
 _STOCK_CLASS_RE = re.compile(r"stock|availab|lager|disponib|voorraad|inventory")
 ADD_TO_CART_RE = re.compile(
@@ -101,18 +110,6 @@ ADD_TO_CART_RE = re.compile(
     r"|jetzt kaufen|ajouter au panier|acheter|añadir al carrito|agregar al carrito|comprar"
     r"|aggiungi al carrello|acquista|in (?:de )?winkel(?:wagen|mand)|bestellen"
 )
-_ID_LABELS = (
-    r"(?:(?P<sku>sku|(?:item|stock) (?:no\.?|number|#)|product (?:code|number)|art(?:ikel)?\.?[ -]?nr\.?"
-    r"|artikelnummer|bestellnummer|référence|réf\.?|referencia|ref\.?|codice(?: articolo| prodotto)?"
-    r"|artikelcode|productcode)|(?P<code>upc|ean|gtin(?:-?1[234]|-?8)?|isbn(?:-?1[03])?|barcode)"
-    r"|(?P<model>mpn|model(?: number| no\.?)?))"
-)
-_ID_LABEL_RE = re.compile(rf"(?i)\s*{_ID_LABELS}\s*[:#]?\s*")
-_ID_HINT_RE = re.compile(
-    r"(?i)\b(?:sku|no|nr|num|number|nummer|code|réf|ref|référence|referencia|codice|ean|gtin|upc|isbn"
-    r"|barcode|mpn|model)\b|#|artikelnummer|bestellnummer|artikelcode|productcode"
-)
-_LABELLED_ID_RE = re.compile(rf"(?i)\s*{_ID_LABELS}\s*[:#]?\s+(?P<value>\S.{{0,63}})")
 _XP_H1 = lxml.etree.XPath("//h1")
 _XP_TITLE_FALLBACK = lxml.etree.XPath(
     "//*[contains(@class, 'product_title') or contains(@class, 'product-title')"
@@ -125,7 +122,6 @@ _XP_BUY_CONTROLS = lxml.etree.XPath(
 )
 _XP_IMAGES = lxml.etree.XPath("descendant::img")
 _XP_FORM_OR_BUTTON = lxml.etree.XPath("descendant::form[1] | descendant::button[1]")
-_XP_LABEL_ROWS = lxml.etree.XPath("descendant::tr[count(th|td) >= 2] | descendant::dt")
 
 
 def _texts(scope):
@@ -145,17 +141,40 @@ def _texts(scope):
 # --- what is not the main product --------------------------------------------------
 
 
-def _is_repeated_card(element) -> bool:
-    """One of >= 3 same-tag, same-class siblings that contain links (a product grid)."""
+def _sibling_groups(page: Page, parent) -> dict:
+    """``{(tag, class): (count, has links, elements holding an h1)}`` for ``parent``'s
+    children, computed once per parent: linear in the page however many siblings."""
+    memo = page.cache.setdefault("visible.groups", {})
+    try:
+        return memo[parent]
+    except KeyError:
+        pass
+    members: dict = {}
+    for child in parent:
+        if isinstance(child.tag, str):
+            members.setdefault((child.tag, child.get("class")), []).append(child)
+    groups = {}
+    for key, same in members.items():
+        if len(same) < 3:
+            continue
+        with_links = sum(1 for sib in same[:6] if sib.find(".//a[@href]") is not None or sib.tag == "a")
+        h1_holders = [sib for sib in same if sib.find(".//h1") is not None] if with_links >= 3 else []
+        groups[key] = (len(same), with_links >= 3, h1_holders)
+    memo[parent] = groups
+    return groups
+
+
+def _is_repeated_card(page: Page, element) -> bool:
+    """One of >= 3 same-tag, same-class siblings that contain links (a product grid) --
+    except the one block of such a group holding the page's h1 (a table layout's row)."""
     parent = element.getparent()
-    if parent is None or len(parent) < 3:
+    if parent is None or element.tag == "tr":  # (no len(parent) here: lxml counts children one by one)
+        return False  # a table's rows are its layout; in table grids the cards are the cells
+    group = _sibling_groups(page, parent).get((element.tag, element.get("class")))
+    if group is None or not group[1]:
         return False
-    tag, cls = element.tag, element.get("class")
-    same = [sib for sib in parent if sib.tag == tag and sib.get("class") == cls]
-    if len(same) < 3:
-        return False
-    with_links = sum(1 for sib in same[:6] if sib.find(".//a[@href]") is not None or sib.tag == "a")
-    return with_links >= 3
+    h1_holders = group[2]
+    return not (len(h1_holders) == 1 and h1_holders[0] is element)
 
 
 def _is_heading_like(node) -> bool:
@@ -201,7 +220,7 @@ def _node_category(page: Page, element) -> int:
             or ("none" in style and _DISPLAY_NONE_RE.search(style))
             or (tokens and _EXCLUDED_CLASS_RE.search(tokens))
             or _introduced_by_related_heading(element)
-            or _is_repeated_card(element)
+            or _is_repeated_card(page, element)
         ):
             category = _EXCLUDED
         elif tokens and _CAROUSEL_CLASS_RE.search(tokens):
@@ -257,6 +276,28 @@ def main_heading(page: Page):
         text = text_of(heading)
         if text and len(text) < 200 and not is_excluded(page, heading):
             return heading
+    return _element_titled(page)
+
+
+_TITLE_SEPARATORS_RE = re.compile(r"\s+[-|–—:]\s+|\s*[|｜]\s*")
+_XP_BODY = lxml.etree.XPath("/html/body")
+
+
+def _element_titled(page: Page):
+    """No h1: the first element of the body whose whole text is the product's name as the
+    page's ``<title>`` / ``og:title`` give it ("Name - Shop", "Shop | Name")."""
+    names = set()
+    for title in (page.title, page.metas.get("og:title")):
+        for part in _TITLE_SEPARATORS_RE.split(clean_text(title)):
+            if len(part) >= 4:
+                names.add(part)
+    body = _XP_BODY(page.root)
+    if not names or not body:
+        return None
+    for raw, element in _texts(body[0]):
+        if element.tag not in ("a", "option", "button", "label") and len(raw) < 200:
+            if clean_text(raw) in names and not is_excluded(page, element):
+                return element
     return None
 
 
@@ -311,18 +352,27 @@ def _marked_as_price(element, levels: int = 3) -> bool:
     return False
 
 
-def _struck(element, scope) -> bool:
+_NOT_STRUCK, _STRUCK_BY_CLASS, _STRUCK = 0, 1, 2
+
+
+def _struck(element, scope) -> int:
+    """Whether the price is shown as a former one: by a ``del``/``s`` tag, else by a class."""
     node = element
+    found = _NOT_STRUCK
     while node is not None and node is not scope:
-        if node.tag in _STRUCK_TAGS or _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
-            return True
+        if node.tag in _STRUCK_TAGS:
+            return _STRUCK
+        if found == _NOT_STRUCK and _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
+            found = _STRUCK_BY_CLASS
         node = node.getparent()
-    return False
+    return found
 
 
-def _label_before(element, limit: int = 40) -> str:
-    """The text just before ``element`` in its parent ("Was", "Versand:"), at most ``limit`` chars."""
+def _label_before(element, limit: int = 40, levels: int = 2) -> str:
+    """The text just before ``element`` in its parent ("Was", "Versand:"), at most ``limit`` chars;
+    when that holds no word (``每期<span>$<span>98</span></span>``), the parent's label before it."""
     parts = []
+    parent = None
     for sibling in element.itersiblings(preceding=True):
         parts.append(sibling.tail or "")
         if not isinstance(sibling.tag, str) or len(parts) > 2:
@@ -332,24 +382,34 @@ def _label_before(element, limit: int = 40) -> str:
         parent = element.getparent()
         if parent is not None:
             parts.append(parent.text or "")
-    return clean_text("".join(reversed(parts)))[-limit:]
+    label = clean_text("".join(reversed(parts)))
+    if parent is not None and levels > 1 and not any(ch.isalpha() for ch in label):
+        label = f"{_label_before(parent, limit, levels - 1)} {label}".strip()
+    return label[-limit:]
 
 
-def _price_candidates(page: Page, scope) -> list[PriceCandidate]:
+def _price_candidates(page: Page, scope, dropped: dict | None = None) -> list[PriceCandidate]:
+    """The current prices in ``scope``; when there are none, the one amount a class calls
+    "old"/"original" (``price-old-live``: shops name classes oddly, and a former price
+    never stands alone). ``dropped`` collects the amounts set aside: ``{amount: why}``."""
+    dropped = {} if dropped is None else dropped
     context = page.currency_context
     seen = set()
     found = []
+    former = []
     for order, (raw, element) in enumerate(_texts(scope)):
         if len(raw) > 2 * MAX_PRICE_TEXT or element in seen or not _DIGIT_RE.search(raw):
             continue
         text = clean_text(raw)
         if not _CURRENCY_HINT_RE.search(text) and not _marked_as_price(element):
-            continue  # "(22 available)", "4.5 out of 5": no currency, not marked as a price
+            text = _with_neighbour_currency(raw, element)
+            if text is None:
+                continue  # "(22 available)", "4.5 out of 5": no currency, not marked as a price
         amount, currency = parse_display_price(text, context)
         # the currency symbol often sits in a sibling span: retry on short ancestors
         node = element
         for _ in range(2):
-            if currency is not None or node.getparent() is None:
+            if currency is not None or amount is None or node.getparent() is None:
                 break
             wider = text_of(node.getparent())
             if len(wider) > MAX_PRICE_TEXT:
@@ -358,18 +418,57 @@ def _price_candidates(page: Page, scope) -> list[PriceCandidate]:
             amount, currency = parse_display_price(wider, context)
             text = wider
         seen.add(node)
-        if amount is None or is_excluded(page, node) or _struck(node, scope):
+        struck = _STRUCK if amount is None else max(_struck(element, scope), _struck(node, scope))
+        if is_excluded(page, node):
+            continue
+        if struck == _STRUCK:
+            if amount is not None:
+                dropped.setdefault(amount, "a former price")
             continue
         marked = _marked_as_price(node)
         if currency is None and not marked:
             continue
-        labelled = f"{_label_before(node)} {text}"
-        if _NOT_PRICE_RE.search(labelled):
+        labelled = f"{_label_before(node)} {_text_before(raw, node)} {text}"
+        not_price = _NOT_PRICE_RE.search(labelled)
+        if not_price:
+            dropped.setdefault(amount, f"{not_price.group(0).lower()!r}")
             continue
         if has_was_words(labelled) and _is_former_amount(amount, labelled, page):
+            dropped.setdefault(amount, "a former price")
             continue
-        found.append(PriceCandidate(order, amount, currency, marked, node))
+        (former if struck == _STRUCK_BY_CLASS else found).append(PriceCandidate(order, amount, currency, marked, node))
+        if len(found) > MAX_DISTINCT_PRICES and len({c.amount for c in found}) > MAX_DISTINCT_PRICES:
+            return found  # a price table or a listing: no price here (see _choose_price); stop early
+    if not found and len({candidate.amount for candidate in former}) == 1:
+        return former
+    for candidate in former:
+        dropped.setdefault(candidate.amount, "a former price")
     return found
+
+
+def _text_before(raw: str, node, limit: int = 40) -> str:
+    """The element's own text before this piece of it ("Estimate <!-- -->$300": "Estimate")."""
+    full = text_of(node)
+    index = full.find(clean_text(raw))
+    return full[max(0, index - limit) : index] if index > 0 else ""
+
+
+_BARE_AMOUNT_RE = re.compile(r"\s*\d[\d.,\s]*")
+
+
+def _with_neighbour_currency(raw: str, element) -> str | None:
+    """A bare number styled on its own with its currency in the text around it
+    (``$<span>29</span>元起``, ``<span>294</span><span>元</span>``): the number with
+    those neighbours, when they carry a currency; else None."""
+    if raw != element.text or not _BARE_AMOUNT_RE.fullmatch(raw):
+        return None
+    previous, parent = element.getprevious(), element.getparent()
+    before = (previous.tail if previous is not None else parent.text if parent is not None else "") or ""
+    after = element.tail or ""
+    if not after.strip() and element.getnext() is not None:
+        after = element.getnext().text or ""
+    text = f"{before.strip()[-6:]} {raw.strip()} {after.strip()[:6]}".strip()
+    return text if _CURRENCY_HINT_RE.search(text) else None
 
 
 def _is_former_amount(amount: Decimal, text: str, page: Page) -> bool:
@@ -391,7 +490,21 @@ def _choose_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:
 @page_cached
 def main_price(page: Page) -> PriceCandidate | None:
     """The price shown next to the main heading, or None."""
-    return _climb(page, lambda scope: _choose_price(_price_candidates(page, scope)))
+    return main_price_shown(page)[0]
+
+
+@page_cached
+def main_price_shown(page: Page) -> tuple[PriceCandidate | None, dict]:
+    """The price next to the main heading, and the amounts shown beside it that are not
+    the price a buyer pays (``{amount: "a former price" | the label that says so}``)."""
+    dropped: dict = {}
+
+    def finder(scope):
+        dropped.clear()
+        return _choose_price(_price_candidates(page, scope, dropped))
+
+    chosen = _climb(page, finder)
+    return chosen, (dict(dropped) if chosen is not None else {})
 
 
 # --- availability ----------------------------------------------------------------------
@@ -463,80 +576,7 @@ def main_availability(page: Page) -> tuple[str, int | None] | None:
     )
 
 
-# --- identifiers, image ---------------------------------------------------------------
-
-
-def _heading_ancestor(page: Page, levels: int):
-    """The heading's ancestor ``levels`` up, staying below <body>."""
-    node = main_heading(page)
-    if node is None:
-        return None
-    for _ in range(levels):
-        parent = node.getparent()
-        if parent is None or parent.tag in ("body", "html"):
-            break
-        node = parent
-    return node
-
-
-def _id_candidates(region):
-    """Elements that may hold "Label: value" ("SKU: X", "<strong>Art.-Nr.:</strong> X",
-    "<label>Réf.</label>"). A Python walk: libxml2 is ~5x slower at this predicate."""
-    for element in region.iter():
-        text = element.text
-        if (text and (":" in text or "#" in text)) or element.tag == "label":
-            if isinstance(element.tag, str):
-                yield element
-
-
-def _id_kind(match: re.Match) -> str:
-    return next(kind for kind in ("sku", "code", "model") if match.group(kind))
-
-
-def _labelled_ids(page: Page):
-    """(kind, value) from spec tables and definition lists near the heading, and from
-    "SKU: ..." lines in the product's own block."""
-    for row in _XP_LABEL_ROWS(_heading_ancestor(page, SPEC_TABLE_LEVELS)):
-        if row.tag == "dt":
-            value = row.getnext()
-            if value is None or value.tag != "dd":
-                continue
-            label = row
-        else:
-            label, value = [cell for cell in row if cell.tag in ("th", "td")][:2]
-        match = _ID_LABEL_RE.fullmatch(text_of(label))
-        if match and not is_excluded(page, row):
-            yield match.lastgroup, text_of(value)
-    for element in _id_candidates(_heading_ancestor(page, LABEL_LINE_LEVELS)):
-        text = text_of(element)
-        if len(text) > 80 or not _ID_HINT_RE.search(text):
-            continue
-        if _ID_LABEL_RE.fullmatch(text) and element.getparent() is not None:
-            text = text_of(element.getparent())  # "<strong>SKU:</strong> <span>X</span>"
-        match = _LABELLED_ID_RE.fullmatch(text) if len(text) <= 80 else None
-        if match and not is_excluded(page, element):
-            yield _id_kind(match), match.group("value")
-
-
-def strip_id_label(text: str) -> str:
-    """"Art.-Nr.: RW-1" -> "RW-1"; text without an identifier label is kept."""
-    match = _LABELLED_ID_RE.fullmatch(text)
-    return match.group("value") if match else text
-
-
-@page_cached
-def identifiers(page: Page) -> tuple[str | None, str | None]:
-    """(sku, gtin) from labelled values; a shop SKU beats UPC/EAN beats MPN/model."""
-    ranked: dict[str, str] = {}
-    gtin = None
-    for kind, value in _labelled_ids(page) if main_heading(page) is not None else ():
-        if not value or len(value) > 64 or len(value.split()) > 3:
-            continue
-        ranked.setdefault(kind, value)
-        if kind == "code":
-            gtin = gtin or normalize_gtin(value)
-    sku = ranked.get("sku") or ranked.get("code") or ranked.get("model")
-    return sku, gtin
+# --- image ---------------------------------------------------------------
 
 
 def _image_in(page: Page, scope) -> str | None:
@@ -557,7 +597,7 @@ def extract(page: Page) -> Found | None:
         return None
     price = main_price(page)
     availability = main_availability(page)
-    sku, gtin = identifiers(page)
+    sku, gtin = labelled(page)
     return Found.of(
         name=name,
         price=price.amount if price else None,

@@ -3,17 +3,25 @@
 Bounded by OBSRV_DISCOVERY_MAX_PAGES (requests issued) and OBSRV_DISCOVERY_MAX_DEPTH (link depth
 from the seeds; sitemap entries count as depth 1). Product pages become candidates with a preview;
 listing and category pages are followed, not offered.
+
+The page budget goes first to sitemap entries, then to product-shaped links, then to pagination
+("next" links, ``rel=next``, numbered pages), then to everything else. Following pagination does not
+spend depth: page 10 of a category is as near the seed as page 1. Links are the site's own by host
+name (any port: a shop on ``:8080`` links to itself with its port). The run's ``summary`` says how
+much of the budget was used and why discovery stopped.
 """
 
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.errors import classify_failure
+from crawler.extract.classify import product_shaped_url
 from crawler.items import CandidateItem
 from crawler.spiders.base import Crawl
 
@@ -22,6 +30,14 @@ log = logging.getLogger("obsrv.crawl")
 SKIP_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp", "svg", "ico", "css", "js", "pdf", "zip", "mp4", "mp3",
                    "woff", "woff2", "ttf", "xml", "json", "txt"]
 PRODUCT_PRIORITY = 20      # likely product pages (from sitemaps) first, so the page budget finds them
+PRODUCT_LINK_PRIORITY = 12  # then product-shaped links
+PAGINATION_PRIORITY = 11   # then the next pages of listings
+_NEXT_TEXT_RE = re.compile(
+    r"(?i)\s*(?:next|next page|more products|weiter|nächste(?: seite)?|suivant|suivante|page suivante|siguiente"
+    r"|successiv[ao]|avanti|volgende|następna|dalej|další|következő|seuraava|nästa|neste|næste|далее|следующая"
+    r"|下一页|下一頁|次へ|次のページ|다음)?\s*[›»>→]*\s*"
+)
+_PAGE_URL_RE = re.compile(r"(?i)[?&](?:page|p|pg|paged|pagina|seite|strona|sayfa)=\d+|/page[-/]?\d+|page-\d+\.html?$")
 
 
 class DiscoveryCrawl(Crawl):
@@ -35,7 +51,11 @@ class DiscoveryCrawl(Crawl):
         self.max_pages = int(self.settings["OBSRV_DISCOVERY_MAX_PAGES"])
         self.max_depth = int(self.settings["OBSRV_DISCOVERY_MAX_DEPTH"])
         self.min_score = float(self.settings["OBSRV_DISCOVERY_MIN_SCORE"])
-        self.links = LinkExtractor(allow_domains=[self.host], deny_extensions=SKIP_EXTENSIONS, unique=True)
+        # no allow_domains: Scrapy compares it with the URL's netloc, port included ("shop:8080" != "shop")
+        self.links = LinkExtractor(deny_extensions=SKIP_EXTENSIONS, unique=True)
+        self.beyond_depth = 0
+        self.dead_links = 0
+        self.disallowed = 0
         self.pages_parsed = 0
         self.issued = 0
         self.seen: set[str] = set()
@@ -68,7 +88,10 @@ class DiscoveryCrawl(Crawl):
     def visit(self, url: str, handler: str, *, depth: int, priority: int = 0, **meta) -> None:
         """Follow a page of the site once (fragments aside), within the depth limit."""
         url = url.split("#", 1)[0]
-        if url in self.seen or depth > self.max_depth:
+        if url in self.seen:
+            return
+        if depth > self.max_depth:
+            self.beyond_depth += 1
             return
         self.seen.add(url)
         self.follow(url, handler, priority=priority, obsrv_depth=depth, **meta)
@@ -99,6 +122,9 @@ class DiscoveryCrawl(Crawl):
 
     def parse_page(self, response):
         self.pages_parsed += 1
+        if response.status in (404, 410) and not response.meta.get("seed"):
+            self.dead_links += 1  # the shop's broken link, not a failure of discovery (the summary counts them)
+            return
         if response.status >= 400 or not self.is_html(response):
             if response.meta.get("seed"):
                 kind = "http_status" if response.status >= 400 else "parse"
@@ -123,13 +149,32 @@ class DiscoveryCrawl(Crawl):
                 yield self.item(CandidateItem(website_id=self.website["id"], crawl_run_id=self.run_id,
                                               score=round(page.score, 4),
                                               **self.product_fields(product, response.url)))
-        depth = response.meta.get("obsrv_depth", 0) + 1
+        depth = response.meta.get("obsrv_depth", 0)
+        next_pages = {urljoin(response.url, href)
+                      for href in response.xpath("//a[@rel='next']/@href | //link[@rel='next']/@href").getall()}
         for link in self.links.extract_links(response):
-            self.visit(link.url, "parse_page", depth=depth)
+            if not self.same_site(link.url):
+                continue
+            if link.url in next_pages or self._is_pagination(link):
+                self.visit(link.url, "parse_page", depth=depth, priority=PAGINATION_PRIORITY)
+            elif product_shaped_url(link.url):
+                self.visit(link.url, "parse_page", depth=depth + 1, priority=PRODUCT_LINK_PRIORITY)
+            else:
+                self.visit(link.url, "parse_page", depth=depth + 1)
+
+    @staticmethod
+    def _is_pagination(link) -> bool:
+        text = " ".join((link.text or "").split())
+        if text and len(text) <= 30 and _NEXT_TEXT_RE.fullmatch(text):
+            return True
+        return bool(_PAGE_URL_RE.search(link.url)) and (not text or text.isdigit() or len(text) <= 3)
 
     def on_error(self, failure):
         request = failure.request
         error_type, message = classify_failure(failure)
+        if error_type == "robots" and not request.meta.get("seed"):
+            self.disallowed += 1  # a link robots.txt keeps us from: obeyed, not a failure (the summary counts it)
+            return
         self.record_error(request.url, error_type, message)
         if request.meta.get("seed"):
             self.seed_failures.append((error_type, f"{request.url}: {message}"))
@@ -138,7 +183,29 @@ class DiscoveryCrawl(Crawl):
         """robots.txt and sitemaps are optional: their failures do not fail discovery."""
         return None
 
+    def budget_summary(self) -> str:
+        """How much of the page budget discovery used, and why it stopped."""
+        left = len(self._frontier)
+        used = f"fetched {self.issued} of {self.max_pages} page(s) allowed (OBSRV_DISCOVERY_MAX_PAGES)"
+        if self.stopped:
+            why = f"stopped early: {self.stopped}"
+        elif left and self.issued >= self.max_pages:
+            why = f"stopped at the page budget with {left} page(s) not visited"
+        else:
+            why = "every link within reach was followed"
+        if self.beyond_depth:
+            why += (f"; {self.beyond_depth} link(s) deeper than OBSRV_DISCOVERY_MAX_DEPTH={self.max_depth}"
+                    " not followed")
+        if self.dead_links:
+            why += f"; {self.dead_links} link(s) led to 404/410"
+        if self.disallowed:
+            why += f"; {self.disallowed} link(s) disallowed by robots.txt"
+        return f"{used}; {why}; {len(self.candidates)} product page(s) found"
+
     def summary(self) -> dict:
+        return {**self._outcome(), "summary": self.budget_summary()}
+
+    def _outcome(self) -> dict:
         found = len(self.candidates)
         if found:
             status = "partially_failed" if self.errors else "succeeded"

@@ -11,6 +11,9 @@ from crawler.spiders.base import Crawl
 
 log = logging.getLogger("obsrv.crawl")
 
+#: availabilities under which a page may rightly show no price
+SOLD_OUT = frozenset({"OutOfStock", "Discontinued", "SoldOut"})
+
 
 class ProductCrawl(Crawl):
     """One observation per approved product per crawl (the products and their notified state come with it)."""
@@ -61,6 +64,10 @@ class ProductCrawl(Crawl):
             return self.failed(response, url, "http_status", f"HTTP {response.status}", response.status)
         if not product.is_product:
             return self.failed(response, url, "parse", "no product found on the page", response.status)
+        if product.price is None and product.availability not in SOLD_OUT:
+            # a listing-like page or a price table: no price told apart is a failed reading, never a price
+            # that vanished (a sold-out page may show no price; that is its stock, not a missing price)
+            return self.failed(response, url, "parse", "no price could be told apart on the page", response.status)
         fields = self.product_fields(product, url)
         if self.suspicious(response.meta["product"], product):
             # A price ×5 or ÷5 is more often a glitch (wrong element, a sale banner) than a real change:

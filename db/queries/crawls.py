@@ -14,7 +14,7 @@ from db.queries import webhooks as webhooks_q
 
 RUN_COLUMNS = """id, website_id, kind, job_id, status, started_at, finished_at, duration_ms, heartbeat_at, worker,
     pages_fetched, products_attempted, products_ok, products_failed, changes_detected, error_type, error_message,
-    error_products"""
+    error_products, summary"""
 
 
 def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: str | None,
@@ -60,16 +60,17 @@ def add_counts(conn, counts: dict[int, tuple[int, int, int, int]]) -> None:
 
 
 def finish_run(conn, run_id: int, *, status: str, pages_fetched: int | None = None, error_type: str | None = None,
-               error_message: str | None = None, error_products: list | None = None) -> dict | None:
+               error_message: str | None = None, error_products: list | None = None,
+               summary: str | None = None) -> dict | None:
     """Close a running crawl run (a finished one is left as it is)."""
     return conn.execute(
         f"""UPDATE crawl_runs SET status = %s, finished_at = now(),
                    duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int,
                    pages_fetched = COALESCE(%s, pages_fetched), error_type = %s, error_message = %s,
-                   error_products = %s
+                   error_products = %s, summary = %s
              WHERE id = %s AND status = 'running' RETURNING {RUN_COLUMNS}""",
         (status, pages_fetched, error_type, (error_message or "")[:2000] or None, Jsonb(error_products or []),
-         run_id),
+         (summary or "")[:2000] or None, run_id),
     ).fetchone()
 
 

@@ -254,3 +254,24 @@ def test_crawl_now_queues_a_manual_crawl_or_says_409(api, db, services):
     assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 202
     reader = client.post("/v1/auth/keys", json={"name": "r", "scopes": ["read"]}, headers=bearer(key)).get_json()["key"]
     assert client.post(f"/v1/websites/{website_id}/crawl", headers=bearer(reader)).status_code == 403
+
+
+def test_another_clients_crawl_of_the_same_shop_is_neither_a_conflict_nor_visible(make_app, new_client, db):
+    """#12 (18): client B crawling the shop does not block client A's crawl nor tell A that B exists; A's crawl
+    is queued and the crawler shares the domain's slot between them at the stricter rate."""
+    app = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True).test_client()
+    (_a, key_a), (_b, key_b) = new_client(), new_client()
+    site_a, site_b = (register(app, key).get_json()["id"] for key in (key_a, key_b))
+    db.execute("UPDATE websites SET status = 'active'")
+    db.execute("UPDATE crawl_work SET status = 'done'")
+    queued_b = app.post(f"/v1/websites/{site_b}/crawl", headers=bearer(key_b)).get_json()["job_id"]
+    db.execute("UPDATE crawl_work SET status = 'running' WHERE job_id = %s", (queued_b,))
+    db.execute("INSERT INTO crawl_runs (website_id, kind) VALUES (%s, 'manual')", (site_b,))
+    response = app.post(f"/v1/websites/{site_a}/crawl", headers=bearer(key_a))
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["website_id"] == site_a and queued_b not in response.get_data(as_text=True)
+    work = db.execute("SELECT website_id, status FROM crawl_work WHERE job_id = %s",
+                      (response.get_json()["job_id"],)).fetchone()
+    assert work == {"website_id": site_a, "status": "queued"}
+    health = app.get(f"/v1/websites/{site_a}", headers=bearer(key_a)).get_data(as_text=True)
+    assert str(queued_b) not in health

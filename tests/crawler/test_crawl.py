@@ -6,6 +6,7 @@ error or failed observation, with nothing stored earlier lost.
 
 from __future__ import annotations
 
+import re
 import shutil
 from decimal import Decimal
 
@@ -216,3 +217,68 @@ def test_render_js_reads_a_price_written_by_javascript(db, crawl_env, books):
     with_js = db.execute("SELECT name, price, currency FROM products WHERE id = %s", (rendered_id,)).fetchone()
     assert without_js["price"] is None
     assert with_js == {"name": "Rendered Widget", "price": Decimal("42.50"), "currency": "GBP"}
+
+
+def test_a_page_of_thousands_of_prices_is_a_failed_reading_not_a_vanished_price(db, crawl_env, books):
+    """#12 (9, 10): 10,000 prices in one list is read in linear time (no price can be told apart there),
+    and the observation fails as ``parse``: no price_changed event to null, the last good price is kept."""
+    [path] = books.product_paths[120:121]
+    website_id = make_website(db, [books.url("/")], status="active")
+    [product_id] = approve_products(db, website_id, [books.url(path)])
+    assert run_crawl(website_id, "baseline")["status"] == "succeeded"
+    before = db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"]
+    rows = "".join(f'<li class="row"><span class="price">£{n % 997}.{n % 100:02d}</span></li>' for n in range(10_000))
+    page = (f"<html><head><title>Prices</title></head><body><div><h1>Price list</h1><p class='instock'>In stock</p>"
+            f"<ul>{rows}</ul></div></body></html>").encode()
+    books.set_response(path, status=200, body=page)
+    try:
+        result = run_crawl(website_id, "scheduled")
+    finally:
+        books.restore(path)
+    assert result["status"] == "failed"
+    [obs] = db.execute("SELECT ok, error_type, error FROM observations WHERE product_id = %s AND NOT ok",
+                       (product_id,)).fetchall()
+    assert (obs["ok"], obs["error_type"], obs["error"]) == (False, "parse", "no price could be told apart on the page")
+    assert db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"] == before
+    assert db.execute("SELECT count(*) AS n FROM change_events WHERE product_id = %s",
+                      (product_id,)).fetchone()["n"] == 0
+
+
+def test_discovery_follows_links_and_pagination_on_a_shop_with_a_port(db, crawl_env, books):
+    """#12 (1, 2): no sitemap, a shop on a port, a listing of 10 pages joined by "next" links: every product
+    is offered (pagination does not spend depth), and the run says how much of the page budget it used."""
+    books.set_response("/robots.txt", status=200, body=b"User-agent: *\nDisallow: /private/\n",
+                       headers={"Content-Type": "text/plain"})
+    try:
+        website_id = make_website(db, [books.url("/catalogue/page-1.html")])
+        result = run_crawl(website_id, "discovery")
+    finally:
+        books.restore("/robots.txt")
+    assert result["status"] == "succeeded", last_run(db, website_id)
+    found = {r["url"] for r in db.execute("SELECT url FROM products WHERE website_id = %s", (website_id,))}
+    assert found == {books.url(p) for p in books.product_paths}
+    run = last_run(db, website_id)
+    assert re.match(r"fetched \d+ of 500 page\(s\) allowed \(OBSRV_DISCOVERY_MAX_PAGES\); every link within reach was followed",
+                    run["summary"]), run["summary"]
+    assert run["summary"].endswith("200 product page(s) found"), run["summary"]
+
+
+def test_a_gzip_bomb_is_a_failed_observation_that_says_so(db, crawl_env, books):
+    """#12 (19): a small gzip body that inflates past OBSRV_DOWNLOAD_MAXSIZE says what happened."""
+    import gzip
+
+    [path] = books.product_paths[121:122]
+    website_id = make_website(db, [books.url("/")], status="active")
+    [product_id] = approve_products(db, website_id, [books.url(path)])
+    bomb = gzip.compress(b"<html><body>" + b" " * (64 * 1024 * 1024) + b"</body></html>", compresslevel=9)
+    books.set_response(path, status=200, body=bomb, headers={"Content-Encoding": "gzip"})
+    try:
+        result = run_crawl(website_id, "baseline")
+    finally:
+        books.restore(path)
+    assert result["status"] == "failed"
+    [obs] = db.execute("SELECT ok, error_type, error FROM observations WHERE product_id = %s", (product_id,)).fetchall()
+    assert (obs["ok"], obs["error_type"]) == (False, "parse")
+    assert obs["error"].startswith(f"compressed page inflates past the download size limit: {len(bomb):,} bytes"), obs
+    assert re.search(r"decompressed, limit [\d,]+ \(OBSRV_DOWNLOAD_MAXSIZE\)$", obs["error"]), obs
+    assert "Ignored response" not in obs["error"]

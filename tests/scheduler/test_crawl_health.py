@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rq import Queue
 
+from db.queries import crawls as crawls_q
 from db.redis_client import get_redis
 from db.settings import load_settings
 from tests.support.crawling import run_crawl
@@ -73,6 +74,11 @@ def test_a_crawl_whose_worker_died_is_marked_failed(db, services):
     assert runs[dead]["status"] == "failed" and runs[dead]["error_type"] == "internal"
     assert "worker lost" in runs[dead]["error_message"] and runs[dead]["finished_at"]
     assert runs[alive]["status"] == "running"
+    assert db.execute("SELECT consecutive_failures FROM websites WHERE id = %s",
+                      (website_id,)).fetchone()["consecutive_failures"] == 1
+    # #12 (11): settled once. A second sweep, or the lost crawler coming back to close its run, settles nothing.
+    assert Scheduler(settings).reap_dead_crawls() == []
+    assert crawls_q.finish_run(db, dead, status="failed", error_type="internal") is None
     assert db.execute("SELECT consecutive_failures FROM websites WHERE id = %s",
                       (website_id,)).fetchone()["consecutive_failures"] == 1
 

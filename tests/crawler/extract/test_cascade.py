@@ -327,3 +327,70 @@ def test_platform_variants_and_sale_prices():
     woo = platforms.extract_woocommerce(Page.from_html(html, meta["url"]))
     assert (woo.fields["price"], woo.fields["list_price"], woo.fields.get("offers")) == (
         Decimal("29.50"), Decimal("38.00"), None)
+
+
+def _with_first_stage(monkeypatch, stage):
+    from crawler.extract import cascade
+
+    monkeypatch.setattr(cascade, "STRUCTURED_STAGES", (("jsonld", stage), *cascade.STRUCTURED_STAGES[1:]))
+
+
+PRICE_NEAR_H1 = _page("<h1>Widget</h1><p class='price'>£20.00</p><button>Add to basket</button>")
+
+
+def test_a_field_vouched_absent_is_not_filled_by_a_later_stage(monkeypatch):
+    from crawler.extract.product import Found
+
+    assert extract_product(PRICE_NEAR_H1, URL).price == Decimal("20.00")  # what the heuristics would guess
+
+    _with_first_stage(monkeypatch, lambda page: Found.of(absent={"price", "currency"}, name="Widget"))
+    product = extract_product(PRICE_NEAR_H1, URL)
+    assert (product.price, product.currency) == (None, None)
+    assert "price" not in product.sources and "currency" not in product.sources
+    assert (product.availability, product.sources["availability"]) == ("InStock", "heuristics")  # others still fill
+
+
+def test_known_absence_counts_as_known_for_the_early_stop(monkeypatch):
+    from crawler.extract import visible
+    from crawler.extract.product import Found
+
+    def unavailable(page):
+        return Found.of(absent={"price", "currency"}, name="Widget", availability="OutOfStock")
+
+    _with_first_stage(monkeypatch, unavailable)
+    monkeypatch.setattr(visible, "extract", lambda page: pytest.fail("the heuristics ran"))
+    product = extract_product(PRICE_NEAR_H1, URL)
+    assert (product.price, product.availability, product.is_product) == (None, "OutOfStock", True)
+
+
+def test_an_earlier_value_stands_against_a_later_absence(monkeypatch):
+    from crawler.extract import cascade
+    from crawler.extract.product import Found
+
+    merge = cascade._Merge(Page.from_html(PRICE_NEAR_H1, URL))
+    merge.add("jsonld", Found.of(price=Decimal("10.00")))
+    merge.add("amazon", Found.of(absent={"price", "currency"}, name="Widget"))
+    merge.add("heuristics", Found.of(price=Decimal("20.00"), currency="GBP"))
+    assert merge.values == {"price": Decimal("10.00"), "name": "Widget"}
+    assert Found.of(absent={"price"}, price=Decimal("1")).absent == frozenset()  # a value is not an absence
+
+
+def test_list_price_comes_only_with_the_price_of_its_source(monkeypatch):
+    from crawler.extract.product import Found
+
+    def sale(page):  # list_price given before price: the order inside one stage does not matter
+        return Found.of(list_price=Decimal("25"), price=Decimal("19.5"), currency="GBP", name="Widget")
+
+    _with_first_stage(monkeypatch, sale)
+    product = extract_product(PRICE_NEAR_H1, URL)
+    assert (product.price, product.list_price, product.sources["list_price"]) == (
+        Decimal("19.50"), Decimal("25.00"), "jsonld"
+    )
+    assert product.to_json()["list_price"] == "25.00"
+
+    _with_first_stage(monkeypatch, lambda page: Found.of(price=Decimal("19.5"), currency="GBP"))
+    from crawler.extract import visible
+
+    monkeypatch.setattr(visible, "extract", lambda page: Found.of(list_price=Decimal("30"), name="Widget"))
+    product = extract_product(PRICE_NEAR_H1, URL)
+    assert product.list_price is None and "list_price" not in product.sources
