@@ -24,7 +24,10 @@ class ProductFields:
     platform_id: str | None = None
     canonical_url: str | None = None
     list_price: Decimal | None = None      # price before a sale, kept apart from price
-    offers: list = field(default_factory=list)   # crawler.extract.product.Offer, one per variant/seller
+    # one per variant/seller, exactly one "selected" (the one price/availability report); empty for one plain
+    # offer. As extracted: crawler.extract.product.Offer; after NormalizePipeline: dicts of Offer.to_json's
+    # keys with Decimal amounts
+    offers: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)
     identity: str | None = None            # set by NormalizePipeline
 

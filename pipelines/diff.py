@@ -8,6 +8,12 @@
   (OutOfStock, Discontinued), PreOrder, BackOrder. An unknown availability is no transition.
 - Failed observations and flagged ones (a suspicious change the re-fetch did not confirm) never change
   anything. The baseline (a product's first good observation) is not a change.
+- Variants: price and availability are the product's *reported* offer's (the one its URL selects, else
+  the page's default: see crawler.extract.cascade), so another size selling out is no stock change and
+  the selected size selling out is one. Only the reported offer is compared, never the others.
+
+Each change's ``before``/``after`` hold price, currency, availability (``before``: as last notified), plus
+``list_price`` and ``sku`` -- the reported offer's sku, else the product's (``before``: as last observed).
 
 Sets ``item.changes``; PersistPipeline writes them to the outbox in the crawl's transaction.
 """
@@ -46,16 +52,28 @@ def stock_change(notified: dict, item) -> dict | None:
             "before": {"availability": before}, "after": {"availability": after}}
 
 
+def reported_sku(item) -> str | None:
+    """The sku of the offer the product reports (its selected offer), else the product's."""
+    for offer in item.offers or ():
+        selected = offer.get("selected") if isinstance(offer, dict) else getattr(offer, "selected", False)
+        if selected:
+            sku = offer.get("sku") if isinstance(offer, dict) else getattr(offer, "sku", None)
+            return sku or item.sku
+    return item.sku
+
+
 def detect(notified: dict, item, threshold_pct) -> list[dict]:
     """The changes an observation makes, given the product's notified state."""
     if notified.get("last_ok_at") is None:
         return []  # the baseline
     changes = [c for c in (price_change(notified, item, Decimal(str(threshold_pct))), stock_change(notified, item))
                if c]
-    state = {"price": item.price, "currency": item.currency, "availability": item.availability}
+    state = {"price": item.price, "currency": item.currency, "availability": item.availability,
+             "list_price": item.list_price, "sku": reported_sku(item)}
     for change in changes:
         change["before"] = {"price": notified.get("notified_price"), "currency": notified.get("notified_currency"),
-                            "availability": notified.get("notified_availability")}
+                            "availability": notified.get("notified_availability"),
+                            "list_price": notified.get("list_price"), "sku": notified.get("reported_sku")}
         change["after"] = dict(state)
     return changes
 
@@ -89,5 +107,5 @@ class DiffPipeline:
         if state.get("last_ok_at") is None:  # baseline: what the client starts from
             state.update(notified_price=item.price, notified_currency=item.currency,
                          notified_availability=item.availability)
-        state["last_ok_at"] = item.observed_at
+        state.update(last_ok_at=item.observed_at, list_price=item.list_price, reported_sku=reported_sku(item))
         return item

@@ -1,4 +1,12 @@
-"""NormalizePipeline: canonical URL, Decimal price, ISO currency, availability enum, product identity."""
+"""NormalizePipeline: canonical URL, Decimal price, ISO currency, availability enum, product identity.
+
+Offers (variants, sellers) come out as plain dicts, each in the product's vocabulary: ``price``,
+``list_price`` and ``high_price`` sane positive Decimals (a list or high price only above the price),
+``currency`` ISO 4217, ``availability`` one of AVAILABILITY, ``url`` canonical like the product's,
+``sku``/``name`` trimmed, ``offer_count`` a count, and exactly one ``selected`` (the offer the product
+reports). At most MAX_OFFERS are kept, the selected one always. The product's ``list_price`` is kept
+only above its price.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,13 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from crawler.items import CandidateItem, ProductFields
-from db.urls import canonical_url
+from db.urls import canonical_url, is_http_url
 
 AVAILABILITY = {"InStock", "OutOfStock", "PreOrder", "BackOrder", "LimitedAvailability", "Discontinued"}
 CURRENCY_RE = re.compile(r"[A-Z]{3}")
 MAX_PRICE = Decimal("1e12")
 GTIN_RE = re.compile(r"\d{8}|\d{12,14}")
+MAX_OFFERS = 100  # a product page with more variants keeps its first hundred (and the reported one)
 
 
 def clean_price(value) -> Decimal | None:
@@ -34,6 +43,61 @@ def clean_text(value, limit: int = 500) -> str | None:
     return text[:limit] or None
 
 
+def clean_currency(value) -> str | None:
+    currency = (value or "").strip().upper() if isinstance(value, str) else ""
+    return currency if CURRENCY_RE.fullmatch(currency) else None
+
+
+def above(value, price: Decimal | None) -> Decimal | None:
+    """A list/high price: a clean price above ``price``, else None."""
+    value = clean_price(value)
+    return value if value is not None and price is not None and value > price else None
+
+
+def clean_url(value) -> str | None:
+    if not isinstance(value, str) or not is_http_url(value):
+        return None
+    try:
+        return canonical_url(value)
+    except ValueError:
+        return None
+
+
+def clean_offer(offer) -> dict:
+    """One offer (an extracted Offer or a dict) in the product's vocabulary."""
+    get = offer.get if isinstance(offer, dict) else lambda key: getattr(offer, key, None)
+    price = clean_price(get("price"))
+    count = get("offer_count")
+    return {
+        "sku": clean_text(get("sku"), 100),
+        "name": clean_text(get("name"), 200),
+        "url": clean_url(get("url")),
+        "price": price,
+        "list_price": above(get("list_price"), price),
+        "currency": clean_currency(get("currency")),
+        "availability": get("availability") if get("availability") in AVAILABILITY else None,
+        "selected": get("selected") is True,
+        "high_price": above(get("high_price"), price),
+        "offer_count": count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
+    }
+
+
+def clean_offers(offers) -> list[dict]:
+    """The offers, exactly one selected (the first marked one, else the first), at most MAX_OFFERS."""
+    cleaned = [clean_offer(offer) for offer in offers or []]
+    if not cleaned:
+        return []
+    chosen = next((i for i, offer in enumerate(cleaned) if offer["selected"]), 0)
+    for i, offer in enumerate(cleaned):
+        offer["selected"] = i == chosen
+    if len(cleaned) > MAX_OFFERS:
+        kept = cleaned[:MAX_OFFERS]
+        if chosen >= MAX_OFFERS:
+            kept[-1] = cleaned[chosen]
+        cleaned = kept
+    return cleaned
+
+
 def identity(item: ProductFields) -> str:
     """How a product is recognised across URLs: GTIN, then SKU, then platform id, then canonical URL."""
     if item.gtin:
@@ -54,10 +118,11 @@ class NormalizePipeline:
             item.url = canonical_url(item.url)
         item.canonical_url = canonical_url(item.canonical_url) if item.canonical_url else None
         item.price = clean_price(item.price)
-        currency = (item.currency or "").strip().upper()
-        item.currency = currency if CURRENCY_RE.fullmatch(currency) else None
+        item.currency = clean_currency(item.currency)
         if item.price is None:
             item.currency = None
+        item.list_price = above(item.list_price, item.price)
+        item.offers = clean_offers(item.offers)
         if item.availability not in AVAILABILITY:
             item.availability = None
         item.name = clean_text(item.name)
@@ -66,6 +131,6 @@ class NormalizePipeline:
         gtin = re.sub(r"\D", "", item.gtin or "")
         item.gtin = gtin if GTIN_RE.fullmatch(gtin) else None
         item.platform_id = clean_text(item.platform_id, 100)
-        item.sources = {k: v for k, v in (item.sources or {}).items() if getattr(item, k, None) is not None}
+        item.sources = {k: v for k, v in (item.sources or {}).items() if getattr(item, k, None) not in (None, [])}
         item.identity = identity(item)
         return item

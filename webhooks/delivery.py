@@ -45,8 +45,11 @@ def _money(value) -> str | None:
 
 
 def _state(state: dict | None) -> dict:
+    """One side of a change: the reported offer's price, currency and availability, its list price (the price
+    before a sale) and sku. Events recorded before offers were kept have null list_price and sku."""
     state = state or {}
-    return {"price": state.get("price"), "currency": state.get("currency"), "availability": state.get("availability")}
+    return {"price": state.get("price"), "currency": state.get("currency"), "availability": state.get("availability"),
+            "list_price": state.get("list_price"), "sku": state.get("sku")}
 
 
 def event_body(event: dict, website: dict) -> dict:

@@ -23,6 +23,22 @@ blp = Blueprint("products", __name__, url_prefix="/v1/products", description="Wa
 AVAILABILITY = ("InStock", "OutOfStock", "PreOrder", "BackOrder", "LimitedAvailability", "Discontinued")
 
 
+class OfferSchema(ma.Schema):
+    sku = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True, metadata={"description": "the variant's (or seller's) name", "example": "M"})
+    url = ma.fields.String(allow_none=True, metadata={"description": "the variant's own URL, when the page gives one"})
+    price = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"example": "28.00"})
+    list_price = ma.fields.Decimal(as_string=True, allow_none=True,
+                                   metadata={"description": "price before a sale (struck through); null if none",
+                                             "example": "35.00"})
+    currency = ma.fields.String(allow_none=True, metadata={"description": "ISO 4217"})
+    availability = ma.fields.String(allow_none=True, metadata={"enum": list(AVAILABILITY)})
+    selected = ma.fields.Boolean(metadata={"description": "the offer the product reports (exactly one is)"})
+    high_price = ma.fields.Decimal(as_string=True, allow_none=True,
+                                   metadata={"description": "an AggregateOffer's highest price (price is its lowest)"})
+    offer_count = ma.fields.Integer(allow_none=True, metadata={"description": "an AggregateOffer's offerCount"})
+
+
 class ProductSchema(ma.Schema):
     id = ma.fields.Integer()
     website_id = ma.fields.Integer()
@@ -39,6 +55,13 @@ class ProductSchema(ma.Schema):
     last_changed_at = ma.fields.DateTime(allow_none=True, metadata={"description": "last price or stock change"})
     sources = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                              metadata={"description": "which extractor gave each field", "example": {"price": "jsonld"}})
+    list_price = ma.fields.Decimal(as_string=True, allow_none=True,
+                                   metadata={"description": "price before a sale, kept apart from price (the price "
+                                                            "paid now); null when the page shows none",
+                                             "example": "35.00"})
+    offers = ma.fields.List(ma.fields.Nested(OfferSchema), metadata={
+        "description": "every offer of the page (variants, sellers); the selected one is what price and "
+                       "availability report; empty when the page has one plain offer"})
 
 
 SORTS = ("name", "-name", "price", "-price", "last_change", "-last_change", "id", "-id")
@@ -103,6 +126,9 @@ class ObservationSchema(ma.Schema):
     price = ma.fields.Decimal(as_string=True, allow_none=True)
     currency = ma.fields.String(allow_none=True)
     availability = ma.fields.String(allow_none=True)
+    list_price = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "price before a sale"})
+    offers = ma.fields.List(ma.fields.Nested(OfferSchema), metadata={
+        "description": "the offers seen (empty: one plain offer, or observed before offers were kept)"})
     ok = ma.fields.Boolean(metadata={"description": "false: the page did not render the product"})
     error = ma.fields.String(allow_none=True)
     error_type = ma.fields.String(allow_none=True)

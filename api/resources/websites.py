@@ -14,6 +14,7 @@ from parsel import Selector
 from api.auth import Blueprint
 from api.deps import pool
 from api.pagination import page
+from api.resources.products import OfferSchema
 from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import clients as audit_q
@@ -126,6 +127,9 @@ class CandidateSchema(ma.Schema):
     availability = ma.fields.String(allow_none=True)
     score = ma.fields.Float(allow_none=True)
     status = ma.fields.String(metadata={"description": "discovered, or approved"})
+    list_price = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "price before a sale"})
+    offers = ma.fields.List(ma.fields.Nested(OfferSchema), metadata={
+        "description": "the page's offers (variants, sellers), as on a product"})
 
 
 class ApproveSchema(ma.Schema):

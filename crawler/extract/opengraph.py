@@ -63,7 +63,7 @@ def extract_meta(page: Page) -> Found | None:
     sale_dates = (props.get("product:sale_price_dates:start"), props.get("product:sale_price_dates:end"))
     if "product:sale_price:amount" in props and is_current(*sale_dates):
         prefixes.insert(0, "product:sale_price")
-    amount = currency = None
+    amount = currency = list_price = None
     for prefix in prefixes:
         declared = normalize_currency(props.get(f"{prefix}:currency"), page.currency_context)
         currency = currency or declared
@@ -73,6 +73,9 @@ def extract_meta(page: Page) -> Found | None:
         if amount is not None:
             currency = declared or parsed or currency
             break
+    if amount is not None and prefix == "product:sale_price":  # on sale: product:price is the regular one
+        regular = parse_price(props.get("product:price:amount"), page.money_context(currency), machine=True)[0]
+        list_price = regular if regular is not None and regular > amount else None
     availability = props.get("product:availability") or props.get("og:availability")
     gtin = props.get("product:ean") or props.get("product:upc") or props.get("product:gtin")
     return Found.of(
@@ -83,4 +86,5 @@ def extract_meta(page: Page) -> Found | None:
         sku=props.get("product:retailer_item_id") or props.get("product:sku"),
         brand=props.get("product:brand") or props.get("og:brand"),
         gtin=normalize_gtin(gtin),
+        list_price=list_price,
     )

@@ -41,6 +41,11 @@ _XP_CANONICAL = lxml.etree.XPath(
 _XP_BASE = lxml.etree.XPath("/html/head/base/@href")
 _XP_TITLE = lxml.etree.XPath("string((/html/head/title | //title)[1])")
 _XP_RDFA = lxml.etree.XPath("//*[@typeof or @vocab][1]")
+# The variant a cart form pre-selects (Shopify themes render the selected-or-first-available one).
+_XP_CART_VARIANT = lxml.etree.XPath(
+    "//form[contains(@action, '/cart/add')]//select[@name='id']/option[@selected]/@value"
+    " | //form[contains(@action, '/cart/add')]//input[@name='id']/@value"
+)
 _JSON_START_RE = re.compile(r"\s*[\[{]")
 # country-code TLDs that are not the ISO 3166 code of their country
 _TLD_COUNTRY = {"uk": "gb", "su": "ru"}
@@ -348,3 +353,10 @@ class Page:
             for key, value in self.query.items()
             if key in _VARIANT_PARAMS or key.startswith(_VARIANT_PREFIXES)
         }
+
+    @cached_property
+    def preselected_variant_ids(self) -> tuple[str, ...]:
+        """Variant ids the page's cart form pre-selects (its ``id`` field), in document order."""
+        if not self.contains("/cart/add"):
+            return ()
+        return tuple(dict.fromkeys(str(value).strip() for value in _XP_CART_VARIANT(self.root) if str(value).strip()))

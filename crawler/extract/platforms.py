@@ -7,8 +7,16 @@ structured data.
 
 Variant choice: the variant the URL selects (Shopify ``?variant=<id>``, WooCommerce
 ``?attribute_pa_size=large``); else the one the page pre-selects (Shopify's product
-form ``id`` input / selected option; WooCommerce's default attributes); else the
-lowest-priced in-stock variant, else the lowest.
+form ``id`` input / selected option; WooCommerce's default attributes); else Shopify's
+first available variant, WooCommerce's lowest-priced in-stock variation (else the lowest).
+
+Offers: with two or more variants, every variant is an offer (sku, price, currency,
+availability, the variant's title -- WooCommerce: its attributes' option labels -- and its
+URL: the product URL with ``?variant=<id>``, WooCommerce's with its
+``attribute_*=`` parameters); the chosen one is ``selected``. A product with one variant
+has no offers list. List price: Shopify's ``compare_at_price``, WooCommerce's regular
+price (a variation's ``display_regular_price``; a simple product's struck-through
+``<del>`` amount) -- each only when above the price.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any, Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import lxml.etree
 from w3lib.html import remove_tags
@@ -31,7 +40,7 @@ from .prices import (
     parse_price,
     stock_quantity_from_text,
 )
-from .product import Found, normalize_gtin
+from .product import Found, Offer, normalize_gtin
 
 
 def _has_class(name: str) -> str:
@@ -98,10 +107,6 @@ _XP_SHOPIFY_JSON = _xp(
     "//script[@type='application/json' and (starts-with(@id, 'ProductJson')"
     " or @data-product-json or contains(@id, 'product-json') or contains(@id, 'ProductJSON'))]"
 )
-_XP_SHOPIFY_SELECTED = _xp(
-    "//form[contains(@action, '/cart/add')]//select[@name='id']/option[@selected]/@value"
-    " | //form[contains(@action, '/cart/add')]//input[@name='id']/@value"
-)
 
 
 def _shopify_money(value: Any) -> Decimal | None:
@@ -167,9 +172,9 @@ def _shopify_variant(product: dict, page: Page) -> dict | None:
     wanted = page.variant_params.get("variant") or page.variant_params.get("variant_id")
     if wanted in by_id:
         return by_id[wanted]
-    for selected in _XP_SHOPIFY_SELECTED(page.root):
-        if str(selected).strip() in by_id:
-            return by_id[str(selected).strip()]
+    for selected in page.preselected_variant_ids:
+        if selected in by_id:
+            return by_id[selected]
     available = [v for v in variants if v.get("available") is not False]
     return available[0] if available else variants[0]
 
@@ -194,6 +199,53 @@ def _shopify_image(product: dict, variant: dict, page: Page) -> str | None:
     return None
 
 
+def _shopify_list_price(variant: dict) -> Decimal | None:
+    """``compare_at_price``: the price before a sale, when above the price."""
+    price = _shopify_money(variant.get("price"))
+    compare = _shopify_money(variant.get("compare_at_price"))
+    return compare if price is not None and compare is not None and compare > price else None
+
+
+def _shopify_title(variant: dict) -> str | None:
+    title = _text(variant.get("public_title")) or _text(variant.get("title"))
+    if title and title != "Default Title":
+        return title
+    return _text(variant.get("name"))
+
+
+def _product_url(page: Page, path: Any = None) -> str:
+    """The product's own URL (no query): the product JSON's ``url``, else the canonical or the page URL."""
+    url = page.absolute(path) if isinstance(path, str) and path.strip() else None
+    url = url or page.canonical_url or page.url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _shopify_offers(product: dict, chosen: dict, currency: str | None, page: Page) -> list[Offer]:
+    variants = _dicts(product.get("variants"))
+    if len(variants) < 2:
+        return []
+    handle = _text(product.get("handle"))
+    base = _product_url(page, product.get("url") or (f"/products/{handle}" if handle else None))
+    offers = []
+    for variant in variants:
+        variant_id = _text(variant.get("id"))
+        offers.append(Offer(
+            price=_shopify_money(variant.get("price")),
+            currency=currency,
+            availability=_shopify_availability(variant),
+            sku=_text(variant.get("sku")),
+            name=_shopify_title(variant),
+            url=f"{base}?variant={variant_id}" if variant_id else None,
+            list_price=_shopify_list_price(variant),
+            selected=variant is chosen,
+        ))
+    return offers
+
+
 def shopify_id(page: Page) -> str | None:
     product = shopify_product(page)
     return _text(product.get("id")) if product else None
@@ -205,10 +257,13 @@ def extract_shopify(page: Page) -> Found | None:
         return None
     variant = _shopify_variant(product, page) or {}
     quantity = variant.get("inventory_quantity")
+    currency = _shopify_currency(page)
     return Found.of(
         name=_text(product.get("title")),
         price=_shopify_money(variant.get("price", product.get("price"))),
-        currency=_shopify_currency(page),
+        currency=currency,
+        list_price=_shopify_list_price(variant) if variant else None,
+        offers=_shopify_offers(product, variant, currency, page),
         availability=_shopify_availability(variant),
         stock_quantity=quantity if isinstance(quantity, int) and quantity > 0 else None,
         sku=_text(variant.get("sku")),
@@ -227,6 +282,8 @@ _XP_WOO_TITLE = _xp(f".//*[{_has_class('product_title')}]")
 _XP_WOO_PRICE = _xp(f".//*[{_has_class('price')}][1]")
 # the first amount not struck through: the <ins> sale price, or the low end of a range
 _XP_WOO_AMOUNT = _xp(f".//*[{_has_class('woocommerce-Price-amount')}][not(ancestor::del)]")
+# the struck-through regular price of a product on sale
+_XP_WOO_REGULAR = _xp(f".//del//*[{_has_class('woocommerce-Price-amount')}]")
 _XP_WOO_STOCK = _xp(f".//*[{_has_class('stock')}]")
 _XP_WOO_SKU = _xp(f"//*[{_has_class('product_meta')}]//*[{_has_class('sku')}]")
 _XP_WOO_CART = _xp(f"//form[{_has_class('cart')}]")
@@ -287,12 +344,49 @@ def _woo_variation_fields(variation: dict, page: Page) -> dict[str, Any]:
         variation.get("is_in_stock")
     )
     quantity = stock_quantity_from_text(stock_text)
+    price = parse_price(variation.get("display_price"), page.currency_context)[0]
+    regular = parse_price(variation.get("display_regular_price"), page.currency_context)[0]
     return {
-        "price": parse_price(variation.get("display_price"), page.currency_context)[0],
+        "price": price,
         "availability": availability,
         "stock_quantity": quantity,
         "sku": _text(variation.get("sku")),
+        "list_price": regular if price is not None and regular is not None and regular > price else None,
     }
+
+
+def _woo_option_labels(page: Page) -> dict[str, dict[str, str]]:
+    """attribute name -> option value -> the label the form shows ("large" -> "Large")."""
+    labels: dict[str, dict[str, str]] = {}
+    for select in _XP_WOO_DEFAULTS(page.root):
+        options = labels.setdefault(select.get("name") or "", {})
+        for option in select.xpath("option[@value != '']"):
+            options[option.get("value")] = text_of(option)
+    return labels
+
+
+def _woo_offers(page: Page, variations: list[dict], chosen: dict | None, currency: str | None) -> list[Offer]:
+    if len(variations) < 2:
+        return []
+    labels = _woo_option_labels(page)
+    base = _product_url(page)
+    offers = []
+    for variation in variations:
+        fields = _woo_variation_fields(variation, page)
+        attributes = variation.get("attributes") if isinstance(variation.get("attributes"), dict) else {}
+        chosen_values = {k: v for k, v in attributes.items() if isinstance(v, str) and v}
+        name = " / ".join(labels.get(k, {}).get(v) or v for k, v in chosen_values.items())
+        offers.append(Offer(
+            price=fields["price"],
+            currency=currency,
+            availability=fields["availability"],
+            sku=fields["sku"],
+            name=name or None,
+            url=f"{base}?{urlencode(chosen_values)}" if chosen_values else None,
+            list_price=fields["list_price"],
+            selected=variation is chosen,
+        ))
+    return offers
 
 
 def woocommerce_id(page: Page) -> str | None:
@@ -316,6 +410,10 @@ def extract_woocommerce(page: Page) -> Found | None:
         amounts = _XP_WOO_AMOUNT(price_boxes[0])
         text = text_of(amounts[0] if amounts else price_boxes[0])
         fields["price"], fields["currency"] = parse_display_price(text, page.currency_context)
+        regular = _XP_WOO_REGULAR(price_boxes[0])
+        if regular and fields["price"] is not None:
+            amount = parse_display_price(text_of(regular[0]), page.currency_context)[0]
+            fields["list_price"] = amount if amount is not None and amount > fields["price"] else None
     product = _XP_WOO_PRODUCT(page.root)
     for stock in _XP_WOO_STOCK(summary):
         text = text_of(stock)
@@ -332,6 +430,10 @@ def extract_woocommerce(page: Page) -> Found | None:
     variation = _woo_variation(page, variations) if variations else None
     if variation:
         fields.update({k: v for k, v in _woo_variation_fields(variation, page).items() if v is not None})
+        chosen = _woo_variation_fields(variation, page)
+        fields["list_price"] = chosen["list_price"]
+    currency = fields.get("currency") or page.currency_context.currency
+    fields["offers"] = _woo_offers(page, variations, variation, currency)
     sku = _first_text(_XP_WOO_SKU, page.root)
     fields.setdefault("sku", sku if sku and sku.upper() != "N/A" else None)
     images = _XP_WOO_IMAGE(page.root)

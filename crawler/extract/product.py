@@ -24,6 +24,7 @@ CASCADE_FIELDS = (
     "stock_quantity",
     "platform_id",
     "list_price",
+    "offers",
 )
 #: once these are all known the cascade stops early
 REQUIRED_FIELDS = ("name", "price", "currency", "availability")
@@ -99,6 +100,11 @@ class Offer:
 
     ``selected``: this is the offer the product reports (the one the URL selects, else the page's
     default); the product's price, currency, availability and sku are this offer's.
+
+    ``list_price``: the offer's price before a sale (strikethrough/list price), only when above ``price``.
+    ``high_price`` and ``offer_count`` are set only on an AggregateOffer that lists no offers of its
+    own: ``price`` is then its ``lowPrice`` (the lowest price on offer), ``high_price`` its
+    ``highPrice`` (never a list price) and ``offer_count`` its ``offerCount``.
     """
 
     price: Decimal | None = None
@@ -109,6 +115,8 @@ class Offer:
     url: str | None = None
     list_price: Decimal | None = None
     selected: bool = False
+    high_price: Decimal | None = None
+    offer_count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +128,8 @@ class Offer:
             "currency": self.currency,
             "availability": self.availability,
             "selected": self.selected,
+            "high_price": format_amount(self.high_price, self.currency),
+            "offer_count": self.offer_count,
         }
 
 
@@ -144,6 +154,11 @@ class ExtractedProduct:
     sources: dict[str, str] = field(default_factory=dict)
     blocked: str | None = None
     is_product: bool = False
+
+    @property
+    def reported_offer(self) -> Offer | None:
+        """The offer whose price and availability the product reports (None without offers)."""
+        return next((offer for offer in self.offers if offer.selected), None)
 
     def to_json(self) -> dict[str, Any]:
         return {

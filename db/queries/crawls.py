@@ -6,6 +6,8 @@ server-side, COPY for observations), never a round trip per item or field.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from psycopg.types.json import Jsonb
 
 from db.queries import webhooks as webhooks_q
@@ -131,14 +133,28 @@ def health(conn, website_id: int, days: int = 7) -> dict:
     return {**stats, "last_success_at": last_success, "last_error": last_error}
 
 
+#: the sku of the offer a product reports (its selected offer), else the product's
+REPORTED_SKU = """COALESCE((SELECT o ->> 'sku' FROM jsonb_array_elements(p.offers) AS o
+                             WHERE o -> 'selected' = 'true'::jsonb LIMIT 1), p.sku)"""
+
+
+def offers_json(offers: list | None) -> Jsonb | None:
+    """Offers as stored (jsonb): amounts as decimal strings; None (SQL NULL) for no offers."""
+    if not offers:
+        return None
+    return Jsonb([{key: (format(value, "f") if isinstance(value, Decimal) else value) for key, value in offer.items()}
+                  for offer in offers])
+
+
 def products_to_crawl(conn, website_id: int, product_ids: list[int] | None = None,
                       work_id: int | None = None) -> list[dict]:
     """Approved products of a website (optionally only some), with their latest state for the diff.
 
     With ``work_id``, products already observed by an earlier run of the same crawl work (a crawl
     taken up again after its crawler stopped or died) are left out: nothing is observed twice."""
-    sql = """SELECT id, url, identity, name, price, currency, availability, last_ok_at,
-                    notified_price, notified_currency, notified_availability
+    sql = f"""SELECT id, url, identity, name, price, currency, availability, last_ok_at,
+                    notified_price, notified_currency, notified_availability, list_price,
+                    {REPORTED_SKU} AS reported_sku
                FROM products p WHERE website_id = %s AND status = 'approved'"""
     params: list = [website_id]
     if product_ids:
@@ -167,19 +183,21 @@ def upsert_candidates(conn, website_id: int, items: list) -> int:
         "score": [i.score for i in items], "name": [i.name for i in items], "brand": [i.brand for i in items],
         "image": [i.image for i in items], "price": [i.price for i in items],
         "currency": [i.currency for i in items], "availability": [i.availability for i in items],
-        "sources": [Jsonb(i.sources) for i in items],
+        "sources": [Jsonb(i.sources) for i in items], "list_price": [i.list_price for i in items],
+        "offers": [offers_json(i.offers) for i in items],
     }
     cur = conn.execute(
         """INSERT INTO products (website_id, url, identity, sku, gtin, platform_id, discovery_score, name, brand,
-                                 image, price, currency, availability, sources)
+                                 image, price, currency, availability, sources, list_price, offers)
            SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::real[],
                                     %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[], %s::text[],
-                                    %s::jsonb[])
+                                    %s::jsonb[], %s::numeric[], %s::jsonb[])
            ON CONFLICT (website_id, url) DO UPDATE SET
                discovery_score = EXCLUDED.discovery_score, name = EXCLUDED.name, brand = EXCLUDED.brand,
                image = EXCLUDED.image, price = EXCLUDED.price, currency = EXCLUDED.currency,
                availability = EXCLUDED.availability, sources = EXCLUDED.sources, sku = EXCLUDED.sku,
-               gtin = EXCLUDED.gtin, identity = EXCLUDED.identity, updated_at = now()
+               gtin = EXCLUDED.gtin, identity = EXCLUDED.identity, list_price = EXCLUDED.list_price,
+               offers = EXCLUDED.offers, updated_at = now()
            WHERE products.status = 'discovered'""",
         (website_id, *cols.values()),
     )
@@ -187,7 +205,7 @@ def upsert_candidates(conn, website_id: int, items: list) -> int:
 
 
 OBSERVATION_COLUMNS = ("product_id", "crawl_run_id", "observed_at", "ok", "price", "currency", "availability",
-                       "http_status", "error_type", "error", "flagged")
+                       "http_status", "error_type", "error", "flagged", "list_price", "offers")
 
 
 def write_observations(conn, items: list) -> list[int]:
@@ -199,7 +217,8 @@ def write_observations(conn, items: list) -> list[int]:
         for i in items:
             copy.write_row((i.product_id, i.crawl_run_id or None, i.observed_at, i.ok, i.price if i.ok else None,
                             i.currency if i.ok else None, i.availability if i.ok else None, i.http_status,
-                            i.error_type, (i.error or "")[:1000] or None, i.flagged))
+                            i.error_type, (i.error or "")[:1000] or None, i.flagged,
+                            i.list_price if i.ok else None, offers_json(i.offers) if i.ok else None))
     ok = [i for i in items if i.ok and not i.flagged]
     if ok:
         # The first good observation is the baseline: what the client is "notified" of from the start;
@@ -209,6 +228,7 @@ def write_observations(conn, items: list) -> list[int]:
                    name = COALESCE(v.name, p.name), price = v.price, currency = v.currency,
                    availability = v.availability, sku = COALESCE(v.sku, p.sku), gtin = COALESCE(v.gtin, p.gtin),
                    brand = COALESCE(v.brand, p.brand), image = COALESCE(v.image, p.image), sources = v.sources,
+                   list_price = v.list_price, offers = v.offers,
                    last_observed_at = v.observed_at, last_ok_at = v.observed_at,
                    last_changed_at = CASE WHEN v.changed THEN v.observed_at ELSE p.last_changed_at END,
                    notified_price = CASE WHEN p.last_ok_at IS NULL OR v.price_notified THEN v.price
@@ -219,14 +239,15 @@ def write_observations(conn, items: list) -> list[int]:
                                                 ELSE p.notified_availability END,
                    updated_at = now()
               FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::text[], %s::text[], %s::text[], %s::text[],
-                          %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[], %s::boolean[], %s::boolean[],
-                          %s::boolean[])
-                   AS v(id, name, price, currency, availability, sku, gtin, brand, image, sources, observed_at,
-                        changed, price_notified, stock_notified)
+                          %s::text[], %s::text[], %s::jsonb[], %s::numeric[], %s::jsonb[], %s::timestamptz[],
+                          %s::boolean[], %s::boolean[], %s::boolean[])
+                   AS v(id, name, price, currency, availability, sku, gtin, brand, image, sources, list_price, offers,
+                        observed_at, changed, price_notified, stock_notified)
              WHERE p.id = v.id""",
             ([i.product_id for i in ok], [i.name for i in ok], [i.price for i in ok], [i.currency for i in ok],
              [i.availability for i in ok], [i.sku for i in ok], [i.gtin for i in ok], [i.brand for i in ok],
-             [i.image for i in ok], [Jsonb(i.sources) for i in ok], [i.observed_at for i in ok],
+             [i.image for i in ok], [Jsonb(i.sources) for i in ok], [i.list_price for i in ok],
+             [offers_json(i.offers) for i in ok], [i.observed_at for i in ok],
              [bool(i.changes) for i in ok],
              [any(c["type"] == "price_changed" for c in i.changes) for i in ok],
              [any(c["type"] == "stock_changed" for c in i.changes) for i in ok]),

@@ -14,12 +14,15 @@ from psycopg.rows import tuple_row
 from db.partitions import PARENT, add_months, existing_partitions, month_start, partition_name
 
 #: One observation as JSON text, written by Postgres. Plain concatenation: json_build_object is several
-#: times slower, row_to_json ~40% slower. Strings that may hold anything (error) go through to_json. The
+#: times slower, row_to_json ~40% slower. Strings that may hold anything (error) go through to_json; offers
+#: are jsonb already (its text is JSON, amounts as strings; NULL -- one plain offer -- is ``[]``). The
 #: usual tail (ok, no error, not flagged) is one constant rather than eight pieces.
 ITEM_JSON = """'{"id":' || id || ',"observed_at":' || to_json(observed_at)::text
     || ',"price":' || COALESCE('"' || price::text || '"', 'null')
     || ',"currency":' || COALESCE('"' || currency || '"', 'null')
     || ',"availability":' || COALESCE('"' || availability || '"', 'null')
+    || ',"list_price":' || COALESCE('"' || list_price::text || '"', 'null')
+    || ',"offers":' || COALESCE(offers::text, '[]')
     || CASE WHEN ok AND error IS NULL AND error_type IS NULL AND NOT flagged
             THEN ',"ok":true,"error":null,"error_type":null,"flagged":false}'
             ELSE ',"ok":' || ok::text || ',"error":' || COALESCE(to_json(error)::text, 'null')
@@ -78,7 +81,8 @@ def _item_start(items: str, observation_id: int) -> int:
     """Where the last item, observation ``observation_id``'s, begins in ``items`` (at its comma).
 
     Every item begins with ``{"id":<id>,"observed_at":`` (ITEM_JSON); inside an item the sequence cannot
-    recur, as quotes in its strings are escaped (error) or absent (timestamps, numbers, codes).
+    recur, as quotes in its strings are escaped (error, and the offers' strings: jsonb's text escapes them
+    too, and writes ``": "`` between its keys and values) or absent (timestamps, numbers, codes).
     """
     at = items.rfind(f',{{"id":{observation_id},"observed_at":')
     if at < 0:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 MAX_APPROVED = 100
 PUBLIC_COLUMNS = """p.id, p.website_id, p.url, p.name, p.price, p.currency, p.availability, p.sku, p.gtin, p.brand,
-    p.image, p.status, p.discovery_score AS score, p.last_observed_at, p.last_ok_at, p.last_changed_at, p.sources"""
+    p.image, p.status, p.discovery_score AS score, p.last_observed_at, p.last_ok_at, p.last_changed_at, p.sources,
+    p.list_price, COALESCE(p.offers, '[]'::jsonb) AS offers"""
 
 
 def candidates(conn, website_id: int, *, limit: int, offset: int) -> tuple[list[dict], int]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name
 from db.settings import load_settings
@@ -110,16 +111,26 @@ def test_history_items_are_the_observations_exactly(client, shop, db):
                    "error_type, error, flagged) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                    (product, at + timedelta(minutes=n), ok, price, currency, availability, error_type, error,
                     flagged))
+    offers = [{"sku": "S-1", "name": odd, "url": "https://w.test/p?size=S", "price": "9.50", "list_price": "12.00",
+               "currency": "GBP", "availability": "OutOfStock", "selected": False, "high_price": None,
+               "offer_count": None},
+              {"sku": "S-2", "name": "M", "url": None, "price": "12.3400", "list_price": None, "currency": "GBP",
+               "availability": "InStock", "selected": True, "high_price": None, "offer_count": None}]
+    db.execute("UPDATE observations SET list_price = 14.5, offers = %s WHERE product_id = %s AND price = 12.34",
+               (Jsonb(offers), product))
     response = history(client, shop["key"], product, order="asc")
     assert response.status_code == 200
     items = response.json["items"]  # parsed by the test client: valid JSON
-    stored = db.execute("SELECT id, observed_at, price, currency, availability, ok, error, error_type, flagged "
-                        "FROM observations WHERE product_id = %s ORDER BY observed_at", (product,)).fetchall()
+    stored = db.execute("SELECT id, observed_at, price, currency, availability, list_price, offers, ok, error, "
+                        "error_type, flagged FROM observations WHERE product_id = %s ORDER BY observed_at",
+                        (product,)).fetchall()
     for item in items:  # ISO 8601 in UTC (Postgres drops trailing zeros of the microseconds)
         assert item["observed_at"].endswith("+00:00")
         item["observed_at"] = datetime.fromisoformat(item["observed_at"])
-    assert items == [{**row, "price": None if row["price"] is None else str(row["price"])} for row in stored]
-    assert items[3]["error"] == odd
+    assert items == [{**row, "price": None if row["price"] is None else str(row["price"]),
+                      "list_price": None if row["list_price"] is None else str(row["list_price"]),
+                      "offers": row["offers"] or []} for row in stored]
+    assert items[3]["error"] == odd and items[0]["offers"] == offers and items[0]["list_price"] == "14.5"
 
 
 def test_pages_end_exactly_where_they_should_whatever_the_items_hold(client, shop, db):
@@ -130,9 +141,10 @@ def test_pages_end_exactly_where_they_should_whatever_the_items_hold(client, sho
     ids = []
     for n in range(7):
         mimic = ',{"id":%d,"observed_at":' % (ids[-1] + 1 if ids else 1)  # what the next item starts with
-        ids.append(db.execute("INSERT INTO observations (product_id, observed_at, ok, error_type, error) VALUES "
-                              "(%s, %s, false, 'parse', %s) RETURNING id",
-                              (product, at + timedelta(minutes=n), mimic * (n % 3))).fetchone()["id"])
+        offers = Jsonb([{"sku": mimic, "name": mimic, "selected": True}]) if n % 2 else None
+        ids.append(db.execute("INSERT INTO observations (product_id, observed_at, ok, error_type, error, offers) "
+                              "VALUES (%s, %s, false, 'parse', %s, %s) RETURNING id",
+                              (product, at + timedelta(minutes=n), mimic * (n % 3), offers)).fetchone()["id"])
     whole = history(client, shop["key"], product, order="asc").json["items"]
     assert [i["id"] for i in whole] == ids
     for order, expected in (("asc", whole), ("desc", whole[::-1])):

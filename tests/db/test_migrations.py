@@ -6,10 +6,15 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from db.migrate import migrate, rollback_all
+from yoyo import read_migrations
+
+from db.migrate import MIGRATIONS_DIR, _backend, migrate, rollback_all
 from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name
 from db.settings import with_database
 
+#: every migration, in the order yoyo applies them (by id)
+MIGRATION_IDS = sorted(path.name[:-len(".sql")] for path in MIGRATIONS_DIR.glob("*.sql")
+                       if not path.name.endswith(".rollback.sql"))
 TABLES = {"clients", "api_keys", "websites", "webhook_secrets", "products", "observations", "change_events",
           "webhook_deliveries", "crawl_runs", "product_statistics", "audit_log", "crawl_work"}
 
@@ -35,7 +40,7 @@ def tables(url):
 def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
     assert tables(empty_db) == set()
     applied = migrate(empty_db)
-    assert applied == ["0001_initial", "0002_crawl_work"]
+    assert applied == MIGRATION_IDS and applied[:3] == ["0001_initial", "0002_crawl_work", "0003_offers"]
     assert TABLES <= tables(empty_db)
     assert migrate(empty_db) == []  # second run: nothing to do
     with psycopg.connect(empty_db) as conn:
@@ -52,13 +57,50 @@ def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
                WHERE column_name IN ('price', 'observed_at', 'created_at') AND table_schema = 'public'"""))
         assert types["observations.price"] == "numeric" and types["products.price"] == "numeric"
         assert types["observations.observed_at"] == "timestamp with time zone"
+        offers = dict(conn.execute(
+            """SELECT table_name || '.' || column_name, data_type FROM information_schema.columns
+               WHERE column_name IN ('list_price', 'offers') AND table_schema = 'public'
+                 AND table_name IN ('products', 'observations')"""))
+        assert offers == {"products.list_price": "numeric", "products.offers": "jsonb",
+                          "observations.list_price": "numeric", "observations.offers": "jsonb"}
+
+
+def test_offers_migration_keeps_existing_rows_and_rolls_back_alone(empty_db):
+    """0003 on a database that already has products and history: rows stay, with no offers or list price."""
+    backend = _backend(empty_db)
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id != "0003_offers")))
+    at = datetime.now(timezone.utc)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        ensure_observation_partitions(conn, first=at.date(), last=at.date())
+        client = conn.execute("INSERT INTO clients (name) VALUES ('c') RETURNING id").fetchone()[0]
+        website = conn.execute("INSERT INTO websites (client_id, name, domain, seed_urls) VALUES (%s, 'w', 'w.test', "
+                               "%s) RETURNING id", (client, ["https://w.test/"])).fetchone()[0]
+        product = conn.execute("INSERT INTO products (website_id, url, identity, price) VALUES (%s, 'https://w.test/p',"
+                               " 'url:p', 9.99) RETURNING id", (website,)).fetchone()[0]
+        conn.execute("INSERT INTO observations (product_id, observed_at, ok, price) VALUES (%s, %s, true, 9.99)",
+                     (product, at))
+    assert migrate(empty_db) == ["0003_offers"]
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT price, list_price, offers FROM products").fetchone() == (Decimal("9.99"), None, None)
+        assert conn.execute("SELECT list_price, offers FROM observations").fetchone() == (None, None)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE products SET offers = '{\"sku\": \"x\"}'")
+    with backend.lock():
+        backend.rollback_migrations(backend.to_rollback(migrations.filter(lambda m: m.id == "0003_offers")))
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT count(*) FROM observations").fetchone() == (1,)
+        columns = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
+                                              "WHERE table_name = 'products'")}
+        assert "offers" not in columns and "price" in columns
 
 
 def test_rollback_then_apply_again(empty_db):
     migrate(empty_db)
-    assert rollback_all(empty_db) == ["0002_crawl_work", "0001_initial"]
+    assert rollback_all(empty_db) == MIGRATION_IDS[::-1]
     assert not (TABLES & tables(empty_db))
-    assert migrate(empty_db) == ["0001_initial", "0002_crawl_work"]
+    assert migrate(empty_db) == MIGRATION_IDS
 
 
 def test_partitions_are_created_ahead_by_code(db):

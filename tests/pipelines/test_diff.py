@@ -87,3 +87,71 @@ def test_failed_and_flagged_observations_never_change_anything():
     flagged = pipeline.process_item(obs("99.00", flagged=True))
     assert failed.changes == [] and flagged.changes == []
     assert crawl.notified[1]["notified_price"] == D("10.00")
+
+
+# --- variants: only the reported offer alerts ---------------------------------------------------------------
+
+SIZES_URL = "https://cnocknitwear.example/ie/ribbed-wool-beanie-forest-green-2207.html"
+
+
+def beanie_page(sold_out=()):
+    """The recorded beanie page (sizes S, M, L; S sold out), with some more sizes sold out."""
+    from tests.crawler.extract.conftest import CASES_DIR
+
+    html = (CASES_DIR / "jsonld_product_group_sizes.html").read_text(encoding="utf-8")
+    for size in sold_out:
+        marker = f'"size": "{size}",\n     "offers": {{'
+        start = html.index(marker)
+        end = html.index("}}", start)
+        html = html[:start] + html[start:end].replace("schema.org/InStock", "schema.org/OutOfStock") + html[end:]
+    return html
+
+
+def observed(url, html, when):
+    """What a crawl yields for the page: extraction, then NormalizePipeline (as the product spider does)."""
+    from crawler.extract import extract_product
+    from crawler.spiders.base import Crawl
+    from pipelines.normalize import NormalizePipeline
+
+    fields = Crawl.product_fields(extract_product(html, url), url)
+    item = ObservationItem(product_id=1, crawl_run_id=7, ok=True, observed_at=when, **fields)
+    return NormalizePipeline().process_item(item)
+
+
+@pytest.mark.parametrize("url, sells_out, alerts", [
+    (SIZES_URL, "L", False),                  # the default (M) is still in stock: L is another size
+    (SIZES_URL + "?size=L", "M", False),      # the URL watches L; M selling out is nobody's business here
+    (SIZES_URL + "?size=L", "L", True),       # the watched size sells out
+])
+def test_stock_alerts_follow_the_reported_offer_only(url, sells_out, alerts):
+    first = observed(url, beanie_page(), SEEN)
+    assert first.availability == "InStock" and first.offers[0]["availability"] == "OutOfStock"  # S was sold out
+    pipeline, crawl = pipeline_for({"last_ok_at": None})
+    pipeline.process_item(first)  # the baseline
+    later = observed(url, beanie_page(sold_out=[sells_out]), SEEN.replace(day=2))
+    changes = pipeline.process_item(later).changes
+    assert [c["type"] for c in changes] == (["stock_changed"] if alerts else [])
+    if alerts:
+        [change] = changes
+        assert change["before"]["availability"] == "InStock" and change["after"]["availability"] == "OutOfStock"
+        assert change["before"]["sku"] == change["after"]["sku"] == "2207-FG-L"
+        assert change["before"]["list_price"] == change["after"]["list_price"] == D("35.00")  # L is on sale
+
+
+def test_the_default_size_selling_out_moves_the_report_to_the_next_size_without_a_stock_alert():
+    pipeline, _crawl = pipeline_for({"last_ok_at": None})
+    pipeline.process_item(observed(SIZES_URL, beanie_page(), SEEN))
+    later = pipeline.process_item(observed(SIZES_URL, beanie_page(sold_out=["M"]), SEEN.replace(day=2)))
+    assert (later.availability, later.sku, later.changes) == ("InStock", "2207-FG-L", [])
+
+
+def test_changes_carry_list_price_and_the_reported_offers_sku():
+    state = dict(notified(), list_price=D("12.00"), reported_sku="W-M")
+    item = obs("8.00", list_price=D("12.00"), sku="W", offers=[
+        {"sku": "W-S", "price": D("8.00"), "selected": False}, {"sku": "W-M", "price": D("8.00"), "selected": True}])
+    [change] = detect(state, item, 1)
+    assert change["before"] == {"price": D("10.00"), "currency": "GBP", "availability": "InStock",
+                                "list_price": D("12.00"), "sku": "W-M"}
+    assert change["after"] == {"price": D("8.00"), "currency": "GBP", "availability": "InStock",
+                               "list_price": D("12.00"), "sku": "W-M"}
+    assert detect(state, obs("8.00", sku="W"), 1)[0]["after"]["sku"] == "W"  # no offers: the product's sku

@@ -52,3 +52,41 @@ def test_normalize_item_fields_and_identity():
 def test_observations_keep_their_approved_url():
     item = ObservationItem(url="https://shop.example/p/1?utm_source=x", product_id=1, ok=True)
     assert NormalizePipeline().process_item(item).url == "https://shop.example/p/1?utm_source=x"
+
+
+def test_offers_are_normalized_like_the_product():
+    from crawler.extract.product import Offer
+
+    offers = [
+        Offer(price=Decimal("19.99"), currency="gbp", availability="InStock", sku="  A-1 ", name=" Small ",
+              url="https://Shop.example/p/1?variant=1&utm_source=x", list_price=Decimal("24.99")),
+        Offer(price=Decimal("0"), currency="GBP", availability="Sold", sku="A-2", url="javascript:void(0)",
+              list_price=Decimal("5"), selected=True),
+        {"price": "21.50", "currency": "EUR", "availability": "OutOfStock", "high_price": "30", "offer_count": 3,
+         "list_price": "21.50", "selected": True},
+    ]
+    item = ObservationItem(url="https://shop.example/p/1", product_id=1, ok=True, price=Decimal("19.99"),
+                           currency="GBP", list_price=Decimal("19.99"), offers=offers,
+                           sources={"price": "jsonld", "offers": "jsonld", "list_price": "jsonld"})
+    out = NormalizePipeline().process_item(item)
+    assert out.list_price is None and out.sources == {"price": "jsonld", "offers": "jsonld"}  # not above the price
+    assert out.offers == [
+        {"sku": "A-1", "name": "Small", "url": "https://shop.example/p/1?variant=1", "price": Decimal("19.99"),
+         "list_price": Decimal("24.99"), "currency": "GBP", "availability": "InStock", "selected": False,
+         "high_price": None, "offer_count": None},
+        {"sku": "A-2", "name": None, "url": None, "price": None, "list_price": None, "currency": "GBP",
+         "availability": None, "selected": True, "high_price": None, "offer_count": None},
+        {"sku": None, "name": None, "url": None, "price": Decimal("21.50"), "list_price": None, "currency": "EUR",
+         "availability": "OutOfStock", "selected": False, "high_price": Decimal("30"), "offer_count": 3},
+    ]  # exactly one selected: the first marked
+
+
+def test_offers_are_capped_and_keep_the_reported_one():
+    from pipelines.normalize import MAX_OFFERS
+
+    offers = [{"sku": f"S-{n}", "price": "5.00", "selected": n == 150} for n in range(200)]
+    out = NormalizePipeline().process_item(ObservationItem(url="u", product_id=1, ok=True, offers=offers))
+    assert len(out.offers) == MAX_OFFERS and [o["sku"] for o in out.offers if o["selected"]] == ["S-150"]
+    none = NormalizePipeline().process_item(ObservationItem(url="u", product_id=1, ok=True, offers=[],
+                                                            sources={"offers": "jsonld"}))
+    assert none.offers == [] and none.sources == {}

@@ -230,3 +230,45 @@ def test_nothing_unsigned_is_ever_sent(db, hook_env, client_with_website):
     assert receiver.received == []
     error = db.execute("SELECT error FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchone()["error"]
     assert "no signing secret" in error
+
+
+def test_payload_carries_list_price_and_the_reported_offers_sku(db, hook_env, client_with_website):
+    """A stock change written the way a crawl writes it (Diff, then the batch write) reaches the receiver with
+    the reported offer's sku and list price beside price, currency and availability; events recorded before
+    offers were kept say null."""
+    from datetime import datetime, timezone
+
+    from crawler.items import ObservationItem
+    from db.partitions import ensure_observation_partitions
+    from db.queries import crawls as crawls_q
+    from pipelines.diff import detect
+
+    _c, _k, website_id, product_id = client_with_website
+    now = datetime.now(timezone.utc)
+    ensure_observation_partitions(db, first=now.date(), last=now.date())
+    item = ObservationItem(url="https://shop.test/p/1?size=L", website_id=website_id, product_id=product_id,
+                           observed_at=now, ok=True, price=Decimal("28.00"), currency="EUR",
+                           availability="OutOfStock", sku="A1", list_price=Decimal("35.00"), offers=[
+                               {"sku": "A1-M", "price": Decimal("28.00"), "availability": "InStock",
+                                "selected": False},
+                               {"sku": "A1-L", "price": Decimal("28.00"), "availability": "OutOfStock",
+                                "selected": True}])
+    notified = {"last_ok_at": now, "notified_price": Decimal("28.00"), "notified_currency": "EUR",
+                "notified_availability": "InStock", "list_price": Decimal("35.00"), "reported_sku": "A1-L"}
+    item.changes = detect(notified, item, 1)
+    with db.transaction():
+        [event_id] = crawls_q.write_observations(db, [item])
+    old_style = new_event(db, website_id, product_id)
+    with Receiver() as receiver:
+        set_hook(db, website_id, receiver.url)
+        deliver(event_id)
+        deliver(old_style)
+        body, old = receiver.events()
+    assert body["type"] == "stock_changed"
+    assert body["product"] == {"id": product_id, "url": "https://shop.test/p/1", "name": "Widget", "sku": "A1"}
+    assert body["before"] == {"price": "28.00", "currency": "EUR", "availability": "InStock", "list_price": "35.00",
+                              "sku": "A1-L"}
+    assert body["after"] == {"price": "28.00", "currency": "EUR", "availability": "OutOfStock",
+                             "list_price": "35.00", "sku": "A1-L"}
+    assert old["before"] == {"price": "10.00", "currency": "GBP", "availability": "InStock", "list_price": None,
+                             "sku": None}

@@ -79,8 +79,11 @@ def test_variant_selected_by_url_beats_variant_blind_metas():
     url = meta["url"].replace("40123456789012", "40123456789013")  # Ocean, on sale
     product = extract_product(html, url)
     assert (product.price, product.sku, product.sources["price"]) == (Decimal("22.40"), "NCC-MUG-OCEAN", "shopify")
-    plain = extract_product(html, url.split("?")[0])  # no variant in the URL: the metas speak
-    assert (plain.price, plain.sources["price"]) == (Decimal("22.40"), "meta")
+    # No variant in the URL: the price metas only give the lowest price of all variants (a "from" price);
+    # the product reports the variant the page pre-selects, Sand, as its variant data says.
+    plain = extract_product(html, url.split("?")[0])
+    assert (plain.price, plain.sku, plain.sources["price"]) == (Decimal("28.00"), "NCC-MUG-SAND", "shopify")
+    assert plain.reported_offer.sku == "NCC-MUG-SAND" and len(plain.offers) == 3
 
 
 def test_magento_adapter_without_microdata_or_metas():
@@ -232,6 +235,98 @@ def test_lowest_in_stock_variant_without_any_selection():
     text = html.decode("utf-8").replace("  selected='selected'", "")
     woo = platforms.extract_woocommerce(Page.from_html(text, meta["url"].split("?")[0]))
     assert woo.fields["price"] == Decimal("18.00") and woo.fields["availability"] == "InStock"
+
+
+def _offers_page(offers, **product) -> str:
+    return _page("<h1>Widget</h1>", _jsonld(dict(PRODUCT_LD, offers=offers, **product)))
+
+
+def _offer(sku, price, availability="InStock", **extra):
+    return {"@type": "Offer", "sku": sku, "price": price, "priceCurrency": "GBP",
+            "availability": f"https://schema.org/{availability}", **extra}
+
+
+def test_one_size_sold_out_never_makes_the_product_out_of_stock():
+    sizes = [_offer("W-S", "10.00", "OutOfStock"), _offer("W-M", "12.00"), _offer("W-L", "12.00", "OutOfStock")]
+    product = extract_product(_offers_page(sizes), URL)
+    assert (product.price, product.availability, product.sku) == (Decimal("12.00"), "InStock", "W-M")
+    assert [o.selected for o in product.offers] == [False, True, False]
+    all_gone = [_offer("W-S", "10.00", "OutOfStock"), _offer("W-M", "12.00", "OutOfStock")]
+    assert extract_product(_offers_page(all_gone), URL).availability == "OutOfStock"
+
+
+def test_the_size_the_url_selects_is_reported_even_sold_out():
+    sizes = [_offer("W-S", "10.00", "OutOfStock", url=URL + "?size=S"), _offer("W-M", "12.00", url=URL + "?size=M")]
+    product = extract_product(_offers_page(sizes), URL + "?size=S")
+    assert (product.price, product.availability, product.reported_offer.sku) == (Decimal("10.00"), "OutOfStock", "W-S")
+    by_sku = extract_product(_offers_page(sizes), URL + "?sku=W-M")
+    assert (by_sku.availability, by_sku.reported_offer.sku) == ("InStock", "W-M")
+
+
+def test_buyable_later_beats_sold_out_and_unpriced_offers_still_choose_by_stock():
+    sizes = [_offer("W-S", "10.00", "OutOfStock"), _offer("W-M", "14.00", "PreOrder")]
+    assert extract_product(_offers_page(sizes), URL).availability == "PreOrder"
+    unpriced = [{"@type": "Offer", "sku": "W-S", "availability": "OutOfStock"},
+                {"@type": "Offer", "sku": "W-M", "availability": "InStock"}]
+    product = extract_product(_offers_page(unpriced), URL)
+    assert (product.availability, product.sku) == ("InStock", "W-M")
+
+
+def test_aggregate_offer_is_one_offer_and_its_high_price_no_list_price():
+    aggregate = {"@type": "AggregateOffer", "lowPrice": "20.00", "highPrice": "35.00", "offerCount": 4,
+                 "priceCurrency": "GBP", "availability": "https://schema.org/InStock"}
+    product = extract_product(_offers_page(aggregate), URL)
+    assert (product.price, product.list_price) == (Decimal("20.00"), None)
+    [offer] = product.offers
+    assert (offer.price, offer.high_price, offer.offer_count, offer.selected) == (
+        Decimal("20.00"), Decimal("35.00"), 4, True)
+    # sizes listed only for their stock under a price range: the aggregate is what the product reports
+    sizes = dict(aggregate, offers=[{"@type": "Offer", "name": "S", "availability": "OutOfStock"},
+                                    {"@type": "Offer", "name": "M", "availability": "InStock"}])
+    product = extract_product(_offers_page(sizes), URL)
+    assert (product.price, product.availability) == (Decimal("20.00"), "InStock")
+    assert [(o.name, o.selected) for o in product.offers] == [("S", False), ("M", False), (None, True)]
+
+
+def test_list_price_only_above_the_price():
+    offer = _offer("W-1", "15.00", priceSpecification=[
+        {"@type": "UnitPriceSpecification", "priceType": "https://schema.org/StrikethroughPrice", "price": "15.00"}])
+    assert extract_product(_offers_page(offer), URL).list_price is None
+    offer["priceSpecification"][0]["price"] = "19.99"
+    product = extract_product(_offers_page(offer), URL)
+    assert (product.list_price, product.sources["list_price"], product.offers) == (Decimal("19.99"), "jsonld", [])
+
+
+def test_sale_price_metas_keep_the_regular_price_as_list_price():
+    head = ('<meta property="og:type" content="product"><meta property="og:title" content="Widget">'
+            '<meta property="product:price:amount" content="40.00"><meta property="product:price:currency" '
+            'content="EUR"><meta property="product:sale_price:amount" content="32.00">'
+            '<meta property="product:sale_price:currency" content="EUR">'
+            '<meta property="product:availability" content="in stock">')
+    product = extract_product(_page("<h1>Widget</h1>", head), URL)
+    assert (product.price, product.list_price, product.sources["list_price"]) == (
+        Decimal("32.00"), Decimal("40.00"), "meta")
+
+
+def test_selectors_keep_the_availability_they_name_over_the_offer():
+    sizes = [_offer("W-S", "10.00", "OutOfStock"), _offer("W-M", "12.00")]
+    html = _offers_page(sizes).replace("<h1>Widget</h1>", '<h1>Widget</h1><p id="st">Out of stock</p>')
+    product = extract_product(html, URL, selectors={"availability": "#st"})
+    assert (product.availability, product.sources["availability"]) == ("OutOfStock", "selectors")
+
+
+def test_platform_variants_and_sale_prices():
+    from crawler.extract import platforms
+
+    html, meta, _ = load_case("shopify")
+    shopify = platforms.extract_shopify(Page.from_html(html, meta["url"].replace("40123456789012", "40123456789013")))
+    assert shopify.fields["list_price"] == Decimal("28.00")  # Ocean's compare_at_price
+    assert [(o.sku, o.selected) for o in shopify.fields["offers"]] == [
+        ("NCC-MUG-SAND", False), ("NCC-MUG-OCEAN", True), ("NCC-MUG-CHAR", False)]
+    html, meta, _ = load_case("woocommerce_sale")
+    woo = platforms.extract_woocommerce(Page.from_html(html, meta["url"]))
+    assert (woo.fields["price"], woo.fields["list_price"], woo.fields.get("offers")) == (
+        Decimal("29.50"), Decimal("38.00"), None)
 
 
 def _with_first_stage(monkeypatch, stage):

@@ -8,6 +8,8 @@ file name of a page recorded for another case).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from crawler.extract import extract_product
@@ -58,3 +60,9 @@ def test_recorded_page(case):
     if actual["price"] is not None:
         assert "." in actual["price"] or actual["currency"] in ("JPY", "KRW")
         assert actual["sources"]["price"]
+    if actual["offers"]:  # the product reports exactly one of its offers
+        [reported] = [offer for offer in actual["offers"] if offer["selected"]]
+        assert (reported["price"], reported["availability"]) == (actual["price"], actual["availability"])
+        assert actual["sources"]["offers"]
+    if actual["list_price"] is not None:
+        assert Decimal(actual["list_price"]) > Decimal(actual["price"])

@@ -1,0 +1,2 @@
+ALTER TABLE observations DROP COLUMN IF EXISTS offers, DROP COLUMN IF EXISTS list_price;
+ALTER TABLE products DROP COLUMN IF EXISTS offers, DROP COLUMN IF EXISTS list_price;
