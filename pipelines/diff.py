@@ -3,7 +3,9 @@
 - Price: ``|new - notified| / notified * 100 >= price_threshold_pct`` — measured against the last
   *notified* price (the baseline at first), never the first price ever seen, so slow drifts alert once
   they add up and each alert resets the reference. A currency change is a change; a price that appears
-  or vanishes is a change (this only runs on observations that rendered the product).
+  is a change. A price that is no longer shown is not: only a sold-out page is an ok observation without
+  one (the spider fails any other page where no price can be told apart), its stock change says what
+  happened, and the last notified price stays the reference.
 - Stock: a transition between what matters to a buyer: in stock (InStock, LimitedAvailability), out
   (OutOfStock, Discontinued), PreOrder, BackOrder. An unknown availability is no transition.
 - Failed observations and flagged ones (a suspicious change the re-fetch did not confirm) never change
@@ -30,8 +32,8 @@ BUYER_STATE = {"InStock": "in_stock", "LimitedAvailability": "in_stock", "OutOfS
 
 def price_change(notified: dict, item, threshold_pct: Decimal) -> dict | None:
     before_price, before_currency = notified.get("notified_price"), notified.get("notified_currency")
-    if before_price is None and item.price is None:
-        return None
+    if item.price is None:
+        return None  # no price shown (a sold-out page): unknown, not a price that vanished; the stock says it
     change_pct = None
     if before_price is not None and item.price is not None and before_currency == item.currency:
         if item.price == before_price:

@@ -50,10 +50,12 @@ def test_change_pct_is_signed_percent():
     assert change["change_pct"] == D("-20")
 
 
-def test_currency_change_and_price_appearing_or_vanishing_are_changes():
+def test_currency_change_and_price_appearing_are_changes_a_price_no_longer_shown_is_not():
     assert detect(notified(), obs("10.00", "EUR"), 1)[0]["type"] == "price_changed"
     assert detect(notified(price=None, currency=None), obs("10.00"), 1)[0]["change_pct"] is None
-    assert detect(notified(), obs(None, None), 1)[0]["after"]["price"] is None
+    assert detect(notified(), obs(None, None), 1) == []  # #12 (10): never a price that vanished
+    [sold_out] = detect(notified(availability="InStock"), obs(None, None, availability="OutOfStock"), 1)
+    assert sold_out["type"] == "stock_changed"
 
 
 @pytest.mark.parametrize("before, after, changed", [
