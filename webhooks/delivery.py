@@ -10,7 +10,7 @@ re-queues events that are due and neither delivered nor exhausted.
 
 Attempts: immediately, then after each delay of OBSRV_WEBHOOK_RETRY_DELAYS
 (default +5 min, +30 min); 2xx is success; 410 Gone disables the website's
-webhook; 429/503 wait at least their Retry-After; 10 s timeout. Targets are
+webhook; 429/503 wait at least their Retry-After (seconds or an HTTP-date); 10 s timeout. Targets are
 checked against private addresses again at delivery time, after DNS.
 """
 
@@ -27,6 +27,7 @@ from db.jobs import enqueue_delivery
 from db.pool import get_pool
 from db.queries import webhooks as q
 from db.redis_client import get_redis
+from db.retry_after import retry_after_seconds
 from db.settings import load_settings
 from db.urls import TargetRefused, check_target
 from webhooks.signing import sign
@@ -92,9 +93,7 @@ def post(url: str, body: bytes, headers: dict, *, timeout: float, allow_private:
         result["status_code"] = response.status_code
         if not 200 <= response.status_code < 300:
             result["error"] = f"HTTP {response.status_code}: {response.text[:200]}"
-        retry_after = response.headers.get("Retry-After", "")
-        if retry_after.strip().isdigit():
-            result["retry_after"] = float(retry_after)
+        result["retry_after"] = retry_after_seconds(response.headers.get("Retry-After"))
     except TargetRefused as exc:
         result["error"] = f"refused target: {exc}"
     except requests.Timeout:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from email.utils import format_datetime
 
 import pytest
 import stripe
@@ -132,6 +134,26 @@ def test_429_retry_after_is_honoured(db, hook_env, client_with_website, services
     assert deliver(event_id)["skipped"] == "not due yet"
     scheduled = Queue("webhooks", connection=get_redis(services.redis_url)).scheduled_job_registry.get_job_ids()
     assert f"deliver-{event_id}-2" in scheduled
+
+
+@pytest.mark.parametrize("retry_after, least", [
+    (lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=600), usegmt=True), 590),  # HTTP-date
+    (lambda: "600", 599),                                                                               # seconds
+    (lambda: format_datetime(datetime.now(timezone.utc) - timedelta(days=1), usegmt=True), None),      # past
+    (lambda: "after lunch", None),                                                                      # garbage
+], ids=["http-date", "seconds", "past-date", "garbage"])
+def test_503_retry_after_is_read_as_seconds_or_http_date(db, hook_env, client_with_website, retry_after, least):
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver(statuses=[503], headers={"Retry-After": retry_after()}) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        result = deliver(event_id)
+    waited = db.execute("SELECT extract(epoch FROM next_attempt_at - now()) AS s FROM change_events WHERE id = %s",
+                        (event_id,)).fetchone()["s"]
+    if least is None:  # nothing usable: the schedule's own delay (0.3 s here)
+        assert result["next_delay"] == 0.3 and waited < 1
+    else:
+        assert least <= result["next_delay"] <= 600 and waited > least - 5
 
 
 def test_private_targets_are_refused_at_delivery_time(db, hook_env, client_with_website, monkeypatch):
