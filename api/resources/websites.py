@@ -148,10 +148,11 @@ def _check_webhook(url: str | None) -> None:
     if url.lower().startswith("http://") and not config["OBSRV_ALLOW_HTTP_WEBHOOKS"]:
         abort(400, message="Invalid request: see errors for each field",
               errors={"json": {"webhook_url": ["must be https (set OBSRV_ALLOW_HTTP_WEBHOOKS to allow http)"]}})
-    try:
-        check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"])
+    try:  # a webhook's host must resolve now: a name that resolves nowhere today could resolve anywhere later
+        check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"], require_address=True)
     except TargetRefused as exc:
-        abort(400, message="Invalid request: see errors for each field", errors={"json": {"webhook_url": [str(exc)]}})
+        abort(400, message="Invalid request: see errors for each field",
+              errors={"json": {"webhook_url": [f"refused: {exc}"]}})
 
 
 def _audit(conn, action: str, website_id: int, details: dict | None = None) -> None:

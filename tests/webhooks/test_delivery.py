@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -252,3 +254,81 @@ def test_nothing_unsigned_is_ever_sent(db, hook_env, client_with_website):
     assert receiver.received == []
     error = db.execute("SELECT error FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchone()["error"]
     assert "no signing secret" in error
+
+
+class Listener:
+    """A bare TCP listener on 127.0.0.1 that counts the connections it is offered (and answers none)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("template", [
+    "https://127.0.0.1:{port}\\@evil.example/x",
+    "https://%31%32%37.0.0.1:{port}/",
+    "https://nowhere.invalid:{port}/",
+    "https://127.1:{port}/",
+])
+def test_test_webhook_never_connects_to_loopback_with_default_settings(db, hook_env, client_with_website,
+                                                                        make_app, template):
+    """URLs stored before the check was strict (or by hand): refused at delivery, nothing dialled."""
+    _client_id, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=False, OBSRV_ALLOW_HTTP_WEBHOOKS=False).test_client()
+    with Listener() as listener:
+        set_hook(db, website_id, template.format(port=listener.port))
+        answer = api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+    assert listener.accepted == 0
+    assert answer["delivered"] is False and answer["status_code"] is None
+    assert answer["error"].startswith("refused target: ") and "127.0.0.1" not in answer["error"]
+
+
+def test_delivery_errors_are_a_fixed_vocabulary(db, hook_env, client_with_website, make_app):
+    """What a client reads about a failed delivery says what went wrong, not what the network looks like."""
+    _client_id, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_ALLOW_HTTP_WEBHOOKS=True,
+                   OBSRV_WEBHOOK_TIMEOUT=0.5).test_client()
+
+    def test_webhook(url):
+        set_hook(db, website_id, url)
+        return api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()["error"]
+
+    closed = Receiver().start()
+    closed_url = closed.url
+    closed.stop()
+    assert test_webhook(closed_url) == "connection failed"                      # nothing listens
+    with Receiver(default=500) as receiver:
+        assert test_webhook(receiver.url) == "http 500"                         # no body, no reason phrase
+        assert test_webhook(receiver.url.replace("http://", "https://")) == "tls error"   # not TLS there
+    release = threading.Event()
+    with Receiver(hold=release) as receiver:
+        try:
+            assert test_webhook(receiver.url) == "timeout"
+        finally:
+            release.set()
+    errors = {r["error"] for r in db.execute("SELECT error FROM webhook_deliveries").fetchall()}
+    assert errors == {"connection failed", "http 500", "tls error", "timeout"}
