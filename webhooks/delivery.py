@@ -11,7 +11,8 @@ re-queues events that are due and neither delivered nor exhausted.
 Attempts: immediately, then after each delay of OBSRV_WEBHOOK_RETRY_DELAYS
 (default +5 min, +30 min); 2xx is success; 410 Gone disables the website's
 webhook; 429/503 wait at least their Retry-After (seconds or an HTTP-date); 10 s timeout. Targets are
-checked against private addresses again at delivery time, after DNS.
+checked against private addresses again at delivery time, after DNS, and the POST dials the address that
+was checked (webhooks.transport), never a second lookup of the name.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from db.redis_client import get_redis
 from db.retry_after import retry_after_seconds
 from db.settings import load_settings
 from db.urls import TargetRefused, check_target
+from webhooks import transport
 from webhooks.signing import sign
 
 log = logging.getLogger("obsrv.webhooks")
@@ -101,12 +103,12 @@ def post(url: str, body: bytes, headers: dict, *, timeout: float, allow_private:
     result = {"status_code": None, "error": None, "retry_after": None}
     try:
         target = check_target(url, allow_private=allow_private, require_address=True)
-        response = requests.post(target.url, data=body, timeout=timeout, allow_redirects=False, headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers})
-        result["status_code"] = response.status_code
-        if not 200 <= response.status_code < 300:
-            result["error"] = f"http {response.status_code}"
-        result["retry_after"] = retry_after_seconds(response.headers.get("Retry-After"))
+        status, response_headers = transport.send(target, body, {
+            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}, timeout=timeout)
+        result["status_code"] = status
+        if not 200 <= status < 300:
+            result["error"] = f"http {status}"
+        result["retry_after"] = retry_after_seconds(response_headers.get("Retry-After"))
     except Exception as exc:  # noqa: BLE001 - one attempt never raises; its outcome is recorded
         result["error"] = _error(exc)
         log.info("webhook post failed", extra={"error": result["error"], "detail": f"{type(exc).__name__}: {exc}"[:500]})

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from db.urls import TargetRefused, check_target
+from tests.support.names import Names
 
 AMBIGUOUS = [
     "https://127.0.0.1:8999\\@evil.example/x",      # urlsplit: host evil.example; urllib3: 127.0.0.1
@@ -75,28 +74,11 @@ def test_a_name_that_does_not_resolve_is_refused_for_webhooks_but_not_for_seeds(
 
 @pytest.fixture
 def names(monkeypatch):
-    """A resolver for test names (``*.test``), the system's for everything else; counts lookups."""
-    table: dict[str, list[str]] = {}
-    lookups: list[str] = []
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-        if isinstance(host, str) and host.endswith(".test"):
-            lookups.append(host)
-            answer = table.get(host)
-            if answer is None:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                      (a, port or 0) if ":" not in a else (a, port or 0, 0, 0)) for a in answer]
-        return real(host, port, family, type, proto, flags)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return table, lookups
+    return Names().install(monkeypatch)
 
 
 def test_names_resolving_to_private_addresses_are_refused_without_saying_where(names):
-    table, _ = names
-    table["internal.test"] = ["192.88.99.7", "10.0.0.5"]   # one private address is enough
+    names.answer("internal.test", ["192.88.99.7", "10.0.0.5"])   # one private address is enough
     with pytest.raises(TargetRefused) as refused:
         check_target("https://internal.test/", allow_private=False, require_address=True)
     assert str(refused.value) == "host does not resolve to a public address"
@@ -104,21 +86,19 @@ def test_names_resolving_to_private_addresses_are_refused_without_saying_where(n
 
 
 def test_a_checked_target_carries_what_to_connect_to(names):
-    table, lookups = names
-    table["hooks.test"] = ["192.88.99.7", "2001:4860:4860::8888"]
+    names.answer("hooks.test", ["192.88.99.7", "2001:4860:4860::8888"])
     target = check_target("https://Hooks.TEST:8443/obsrv?x=%2F#frag", allow_private=False, require_address=True)
     assert (target.scheme, target.host, target.port) == ("https", "hooks.test", 8443)
     assert target.addresses == ("192.88.99.7", "2001:4860:4860::8888")
     assert target.url == "https://hooks.test:8443/obsrv?x=%2F"
-    assert lookups == ["hooks.test"]   # resolved once
+    assert names.lookups == ["hooks.test"]   # resolved once
     assert check_target("http://[2001:db8::1]/", allow_private=True).url == "http://[2001:db8::1]/"
     assert check_target("https://93.184.215.14", allow_private=False).addresses == ("93.184.215.14",)
     assert check_target("https://93.184.215.14", allow_private=False).url == "https://93.184.215.14/"
 
 
 def test_international_names_are_checked_as_their_ascii_form(names):
-    table, lookups = names
-    table["xn--bcher-kva.test"] = ["192.88.99.7"]
+    names.answer("xn--bcher-kva.test", ["192.88.99.7"])
     target = check_target("https://bücher.test/ä", allow_private=False, require_address=True)
-    assert target.host == "xn--bcher-kva.test" and lookups == ["xn--bcher-kva.test"]
+    assert target.host == "xn--bcher-kva.test" and names.lookups == ["xn--bcher-kva.test"]
     assert target.url.startswith("https://xn--bcher-kva.test/")

@@ -20,6 +20,7 @@ from db.redis_client import get_redis
 from scheduler.loop import Scheduler
 from db.settings import load_settings
 from tests.conftest import bearer
+from tests.support.names import Names
 from tests.support.receiver import Receiver
 from webhooks.delivery import deliver
 
@@ -332,3 +333,69 @@ def test_delivery_errors_are_a_fixed_vocabulary(db, hook_env, client_with_websit
             release.set()
     errors = {r["error"] for r in db.execute("SELECT error FROM webhook_deliveries").fetchall()}
     assert errors == {"connection failed", "http 500", "tls error", "timeout"}
+
+
+@pytest.fixture
+def names(monkeypatch):
+    return Names().install(monkeypatch)
+
+
+def test_dns_rebinding_at_delivery_never_reaches_loopback(db, hook_env, client_with_website, monkeypatch, names):
+    """The name answers a public address to the check and 127.0.0.1 to any later lookup: the POST goes to the
+    address that was checked (192.88.99.0/24 is public by the check's rules, and routed nowhere)."""
+    monkeypatch.setenv("OBSRV_ALLOW_PRIVATE_TARGETS", "false")
+    monkeypatch.setenv("OBSRV_WEBHOOK_TIMEOUT", "1")
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver() as receiver:
+        names.answer("hooks.rebind.test", ["192.88.99.7"], ["127.0.0.1"])
+        set_hook(db, website_id, f"http://hooks.rebind.test:{receiver.port}/hooks/obsrv")
+        event_id = new_event(db, website_id, product_id)
+        result = deliver(event_id)
+    assert receiver.received == []
+    assert names.count("hooks.rebind.test") == 1
+    assert result["success"] is False
+    error = db.execute("SELECT error FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchone()["error"]
+    assert error in ("connection failed", "timeout")
+
+
+def _two_receivers_on_one_port():
+    """A receiver on 127.0.0.2 and another on 127.0.0.1, both on the same port."""
+    for _ in range(20):
+        checked = Receiver(host="127.0.0.2")
+        try:
+            other = Receiver(host="127.0.0.1", port=checked.port)
+        except OSError:  # that port is taken on 127.0.0.1: another one
+            checked.server.server_close()
+            continue
+        return checked.start(), other.start()
+    raise AssertionError("no free port on both 127.0.0.1 and 127.0.0.2")
+
+
+def test_delivery_dials_the_checked_address_and_keeps_the_name_in_the_host_header(db, hook_env, client_with_website,
+                                                                                   names):
+    _c, _k, website_id, product_id = client_with_website
+    checked, other = _two_receivers_on_one_port()
+    try:
+        names.answer("hooks.rebind.test", ["127.0.0.2"], ["127.0.0.1"])
+        set_hook(db, website_id, f"http://hooks.rebind.test:{checked.port}/hooks/obsrv")
+        assert deliver(new_event(db, website_id, product_id))["success"] is True
+    finally:
+        checked.stop()
+        other.stop()
+    assert other.received == [] and len(checked.received) == 1
+    assert checked.received[0]["headers"]["host"] == f"hooks.rebind.test:{checked.port}"
+    assert names.count("hooks.rebind.test") == 1
+
+
+def test_test_webhook_dials_the_checked_address_too(db, hook_env, client_with_website, make_app, names):
+    _c, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True).test_client()
+    checked, other = _two_receivers_on_one_port()
+    try:
+        names.answer("hooks.rebind.test", ["127.0.0.2"], ["127.0.0.1"])
+        set_hook(db, website_id, f"http://hooks.rebind.test:{checked.port}/hooks/obsrv")
+        answer = api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+    finally:
+        checked.stop()
+        other.stop()
+    assert answer["delivered"] is True and other.received == [] and len(checked.received) == 1
