@@ -6,7 +6,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from db.migrate import migrate, rollback_all
+from db.migrate import MIGRATIONS_DIR, migrate, rollback_all
 from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name
 from db.settings import with_database
 
@@ -26,6 +26,23 @@ def empty_db(services):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+#: every migration, in the order yoyo applies them (numbered files; others may land between these)
+MIGRATIONS = sorted(p.name[:-len(".sql")] for p in MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+
+
+def test_every_migration_has_a_rollback():
+    assert {"0001_initial", "0002_crawl_work", "0004_delivery_lease"} <= set(MIGRATIONS)
+    for name in MIGRATIONS:
+        assert (MIGRATIONS_DIR / f"{name}.rollback.sql").exists(), name
+
+
+def columns(url, table):
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
+            (table,))}
+
+
 def tables(url):
     with psycopg.connect(url) as conn:
         return {r[0] for r in conn.execute(
@@ -35,8 +52,9 @@ def tables(url):
 def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
     assert tables(empty_db) == set()
     applied = migrate(empty_db)
-    assert applied == ["0001_initial", "0002_crawl_work"]
+    assert applied == MIGRATIONS
     assert TABLES <= tables(empty_db)
+    assert {"lease_token", "leased_until"} <= columns(empty_db, "change_events")
     assert migrate(empty_db) == []  # second run: nothing to do
     with psycopg.connect(empty_db) as conn:
         kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'observations'").fetchone()[0]
@@ -56,9 +74,25 @@ def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
 
 def test_rollback_then_apply_again(empty_db):
     migrate(empty_db)
-    assert rollback_all(empty_db) == ["0002_crawl_work", "0001_initial"]
+    assert rollback_all(empty_db) == MIGRATIONS[::-1]
     assert not (TABLES & tables(empty_db))
-    assert migrate(empty_db) == ["0001_initial", "0002_crawl_work"]
+    assert migrate(empty_db) == MIGRATIONS
+
+
+def test_the_delivery_lease_rolls_back_alone(empty_db):
+    from yoyo import get_backend, read_migrations
+
+    from db.migrate import yoyo_url
+
+    migrate(empty_db)
+    backend = get_backend(yoyo_url(empty_db), migration_table="_yoyo_migration")
+    lease = [m for m in read_migrations(str(MIGRATIONS_DIR)) if m.id == "0004_delivery_lease"]
+    with backend.lock():
+        backend.rollback_migrations(lease)
+    assert not {"lease_token", "leased_until"} & columns(empty_db, "change_events")
+    assert TABLES <= tables(empty_db)
+    assert migrate(empty_db) == ["0004_delivery_lease"]
+    assert {"lease_token", "leased_until"} <= columns(empty_db, "change_events")
 
 
 def test_partitions_are_created_ahead_by_code(db):

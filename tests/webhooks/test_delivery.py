@@ -10,11 +10,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import format_datetime
 
+import psycopg
 import pytest
 import stripe
 from rq import Queue
 from standardwebhooks import Webhook
 
+from db.pool import get_pool
 from db.queries import webhooks as webhooks_q
 from db.redis_client import get_redis
 from scheduler.loop import Scheduler
@@ -399,3 +401,73 @@ def test_test_webhook_dials_the_checked_address_too(db, hook_env, client_with_we
         checked.stop()
         other.stop()
     assert answer["delivered"] is True and other.received == [] and len(checked.received) == 1
+
+
+def _held_during_the_post(db, services, event_id):
+    """What the database shows while a POST of the event is in flight (looked at from another connection)."""
+    in_transaction = db.execute(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND state LIKE 'idle in transaction%%'").fetchone()["n"]
+    try:
+        with db.transaction():
+            db.execute("SELECT id FROM change_events WHERE id = %s FOR UPDATE NOWAIT", (event_id,))
+            db.execute("SELECT id FROM websites WHERE id = (SELECT website_id FROM change_events WHERE id = %s) "
+                       "FOR UPDATE NOWAIT", (event_id,))
+        locked = False
+    except psycopg.errors.LockNotAvailable:
+        locked = True
+    stats = get_pool(services.database_url).get_stats()
+    return {"in_transaction": in_transaction, "locked": locked,
+            "pool_connections_out": stats.get("pool_size", 0) - stats.get("pool_available", 0)}
+
+
+def test_a_slow_receiver_holds_no_transaction_lock_or_pool_connection_during_the_post(
+        db, hook_env, client_with_website, services, monkeypatch):
+    monkeypatch.setenv("OBSRV_WEBHOOK_TIMEOUT", "30")
+    _c, _k, website_id, product_id = client_with_website
+    release = threading.Event()
+    outcome = {}
+    with Receiver(hold=release) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        worker = threading.Thread(target=lambda: outcome.update(deliver(event_id)))
+        worker.start()
+        try:
+            assert receiver.arrived.wait(20), "the POST never arrived"
+            held = _held_during_the_post(db, services, event_id)
+            again = deliver(event_id)   # another worker meanwhile: the event is leased, not sent twice
+        finally:
+            release.set()
+            worker.join(30)
+    assert held == {"in_transaction": 0, "locked": False, "pool_connections_out": 0}
+    assert "skipped" in again and len(receiver.received) == 1
+    assert outcome["success"] is True
+    row = db.execute("SELECT attempts, delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()
+    assert row["attempts"] == 1 and row["delivered_at"]
+    assert [r["success"] for r in db.execute("SELECT success FROM webhook_deliveries WHERE event_id = %s",
+                                             (event_id,)).fetchall()] == [True]
+
+
+def test_test_webhook_holds_no_transaction_or_pool_connection_during_the_post(db, hook_env, client_with_website,
+                                                                             make_app, services):
+    _c, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_WEBHOOK_TIMEOUT=30).test_client()
+    release = threading.Event()
+    answer = {}
+    with Receiver(hold=release) as receiver:
+        set_hook(db, website_id, receiver.url)
+        caller = threading.Thread(target=lambda: answer.update(
+            api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()))
+        caller.start()
+        try:
+            assert receiver.arrived.wait(20), "the POST never arrived"
+            row = db.execute("SELECT id FROM change_events WHERE type = 'test'").fetchone()
+            assert row is not None, "the test event is uncommitted while its POST is in flight: a transaction holds it"
+            event_id = row["id"]
+            held = _held_during_the_post(db, services, event_id)
+        finally:
+            release.set()
+            caller.join(30)
+    assert held == {"in_transaction": 0, "locked": False, "pool_connections_out": 0}
+    assert answer["delivered"] is True and answer["status_code"] == 200
+    assert db.execute("SELECT delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()["delivered_at"]
