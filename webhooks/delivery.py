@@ -106,13 +106,15 @@ def _error(exc: Exception) -> str:
 
 
 def post(url: str, body: bytes, headers: dict, *, timeout: float, allow_private: bool) -> dict:
-    """One POST; returns status_code, latency_ms, error, retry_after (never raises)."""
+    """One POST, ``timeout`` seconds in all; returns status_code, latency_ms, error, retry_after (never raises)."""
     started = time.perf_counter()
+    deadline = time.monotonic() + timeout  # the whole attempt's, name resolution included
     result = {"status_code": None, "error": None, "retry_after": None}
     try:
         target = check_target(url, allow_private=allow_private, require_address=True)
         status, response_headers = transport.send(target, body, {
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}, timeout=timeout)
+            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}, timeout=timeout,
+            deadline=deadline)
         result["status_code"] = status
         if not 200 <= status < 300:
             result["error"] = f"http {status}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,7 +69,10 @@ class Receiver:
                     self.wfile.write(b"-Trickle: done\r\nContent-Length: 0\r\n\r\n")
                     return
                 if receiver.hold is not None:
-                    receiver.hold.wait(120)
+                    deadline = time.monotonic() + 120
+                    while not receiver.hold.wait(0.05) and time.monotonic() < deadline:
+                        if self._client_gone():  # it gave up: this request is no longer in flight
+                            raise ConnectionResetError("the client closed the connection")
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
@@ -76,6 +81,13 @@ class Receiver:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def _client_gone(self) -> bool:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                try:
+                    return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
 
             def log_message(self, *_args):
                 pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import threading
+import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from db.urls import check_target
 from tests.support.names import Names
+from tests.support.receiver import Receiver
 from webhooks import transport
 
 
@@ -126,3 +128,20 @@ def test_a_request_for_another_host_than_the_checked_one_is_refused(names):
     with pytest.raises(requests.exceptions.InvalidURL):
         transport.send(replace(target, url="http://other.test:9/hook"), b"{}", {}, timeout=1)
     assert names.count("other.test") == 0
+
+
+@pytest.mark.parametrize("behaviour", ["hangs", "trickles"])
+def test_the_timeout_bounds_the_whole_exchange_not_each_read(behaviour):
+    """requests' timeout restarts at every byte; a receiver sending one every 0.1 s must still be cut off."""
+    release = threading.Event()
+    receiver = Receiver(hold=release, trickle=0.1 if behaviour == "trickles" else None).start()
+    try:
+        target = check_target(receiver.url, allow_private=True, require_address=True)
+        started = time.monotonic()
+        with pytest.raises(requests.Timeout):
+            transport.send(target, b"{}", {}, timeout=0.5)
+        assert 0.45 < time.monotonic() - started < 0.9
+        assert receiver.arrived.is_set()
+    finally:
+        release.set()
+        receiver.stop()
