@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 #: Longest wait a header can ask for (ten years); bigger numbers are read as this, never as an overflow.
 MAX_SECONDS = 10 * 365 * 86400.0
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
-_HTTP_DATE = re.compile(r"[A-Za-z]{3,9},? [0-9A-Za-z :-]+", re.ASCII)
+_HTTP_DATE = re.compile(r"[A-Za-z]{3,9},? [0-9A-Za-z :+-]+", re.ASCII)
 
 
 def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:

@@ -17,7 +17,8 @@ delivered nor exhausted; an attempt whose worker died counts, and the next one c
 
 Attempts: immediately, then after each delay of OBSRV_WEBHOOK_RETRY_DELAYS
 (default +5 min, +30 min); 2xx is success; 410 Gone disables the website's
-webhook; 429/503 wait at least their Retry-After (seconds or an HTTP-date); 10 s timeout. Targets are
+webhook; 429/503 wait at least their Retry-After (seconds or an HTTP-date); 10 s for the whole attempt
+(OBSRV_WEBHOOK_TIMEOUT); errors are a fixed vocabulary (no internal detail). Targets are
 checked against private addresses again at delivery time, after DNS, and the POST dials the address that
 was checked (webhooks.transport), never a second lookup of the name.
 """
