@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -18,6 +16,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from db.retry_after import retry_after_seconds
 from db.urls import refused_address
 
 
@@ -97,18 +96,6 @@ class TargetGuardMiddleware:
         reason = refused_address(host)
         if reason:
             raise TargetRefused(reason)
-        return None
-
-
-def retry_after_seconds(value: bytes | None) -> float | None:
-    if not value:
-        return None
-    text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(0.0, (parsedate_to_datetime(text) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
         return None
 
 

@@ -62,7 +62,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_SUSPICIOUS_FACTOR": (5.0, float, "A price moving by this factor or more (×5, ÷5) is re-fetched before any alert."),
     "OBSRV_WEBHOOKS_ENABLED": (True, bool, "Off switch for webhook delivery (events are still recorded)."),
     "OBSRV_WEBHOOK_RETRY_DELAYS": ("300,1800", str, "Seconds before each retry of a failed delivery (first try is immediate)."),
-    "OBSRV_WEBHOOK_TIMEOUT": (10.0, float, "Seconds a receiver has to answer one delivery."),
+    "OBSRV_WEBHOOK_TIMEOUT": (10.0, float, "Seconds one delivery attempt may take in all (connect, send, the answer's headers), however slowly the receiver sends."),
     "OBSRV_SECRET_GRACE_SECONDS": (3600, int, "After a rotation, how long the previous signing secret still signs."),
     "OBSRV_OUTBOX_GRACE_SECONDS": (60.0, float, "An event due this long without being delivered is re-queued by the sweep."),
     "OBSRV_DIGEST_HOUR": (0, int, "Hour (UTC) at which daily-digest websites get the previous day's changes."),

@@ -152,10 +152,11 @@ def _check_webhook(url: str | None) -> None:
     if url.lower().startswith("http://") and not config["OBSRV_ALLOW_HTTP_WEBHOOKS"]:
         abort(400, message="Invalid request: see errors for each field",
               errors={"json": {"webhook_url": ["must be https (set OBSRV_ALLOW_HTTP_WEBHOOKS to allow http)"]}})
-    try:
-        check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"])
+    try:  # a webhook's host must resolve now: a name that resolves nowhere today could resolve anywhere later
+        check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"], require_address=True)
     except TargetRefused as exc:
-        abort(400, message="Invalid request: see errors for each field", errors={"json": {"webhook_url": [str(exc)]}})
+        abort(400, message="Invalid request: see errors for each field",
+              errors={"json": {"webhook_url": [f"refused: {exc}"]}})
 
 
 def _audit(conn, action: str, website_id: int, details: dict | None = None) -> None:
@@ -383,12 +384,12 @@ def test_webhook(website_id):
             "after": {"message": "Test event from Obsrv: your endpoint and signature check work."}}])
         event = webhooks_q.lock_event_for_delivery(conn, event_id)
         event = {**event, "webhook_url": website["webhook_url"]}
-        result = delivery.attempt(conn, event, config)
-        if result["success"]:
-            webhooks_q.mark_delivered(conn, event_id, 1)
-        else:
-            webhooks_q.mark_exhausted(conn, event_id, 1)
-    return {"event_id": str(event["uid"]), "delivered": result["success"], "status_code": result["status_code"],
+        lease = delivery.take_lease(conn, event, config, delays=[])
+    # the POST holds no transaction and no pool connection: the receiver may take its time
+    result = delivery.send(lease, config)
+    with pool().connection() as conn, conn.transaction():
+        result = delivery.record(conn, lease, result, delays=[], disable_on_gone=False)  # one attempt, no retry
+    return {"event_id": lease.uid, "delivered": result["success"], "status_code": result["status_code"],
             "latency_ms": result["latency_ms"], "error": result["error"]}
 
 

@@ -144,3 +144,31 @@ def digested_changes(conn, digest_id: int) -> list[dict]:
         f"""SELECT {EVENT_COLUMNS}, p.url AS product_url, p.name AS product_name, p.sku AS product_sku
               FROM change_events e LEFT JOIN products p ON p.id = e.product_id
              WHERE e.digest_id = %s ORDER BY e.id""", (digest_id,)).fetchall()
+
+
+# --- delivery leases (migration 0004) ----------------------------------------------------------------
+
+def lease_state(conn, event_id: int) -> dict:
+    """Whether an attempt of the event is in flight (leased), and whether the event is due."""
+    return conn.execute(
+        """SELECT coalesce(leased_until > now(), false) AS leased,
+                  next_attempt_at <= now() + interval '1 second' AS due
+             FROM change_events WHERE id = %s""", (event_id,)).fetchone()
+
+
+def lease_event(conn, event_id: int, attempt: int, *, lease_seconds: float, retry_delay: float) -> str:
+    """Take the event for attempt ``attempt`` (counted now) for ``lease_seconds``; should the attempt never
+    report, the event is due again ``retry_delay`` after the lease lapses. Returns the lease's token."""
+    return str(conn.execute(
+        """UPDATE change_events SET attempts = %s, lease_token = gen_random_uuid(),
+                  leased_until = now() + make_interval(secs => %s),
+                  next_attempt_at = now() + make_interval(secs => %s)
+            WHERE id = %s RETURNING lease_token""",
+        (attempt, lease_seconds, lease_seconds + retry_delay, event_id)).fetchone()["lease_token"])
+
+
+def end_lease(conn, event_id: int, token: str) -> bool:
+    """End the lease the token holds; False if it is no longer that token's (it lapsed and was taken again)."""
+    return conn.execute(
+        """UPDATE change_events SET lease_token = NULL, leased_until = NULL
+            WHERE id = %s AND lease_token = %s RETURNING id""", (event_id, token)).fetchone() is not None

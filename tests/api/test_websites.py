@@ -275,3 +275,36 @@ def test_another_clients_crawl_of_the_same_shop_is_neither_a_conflict_nor_visibl
     assert work == {"website_id": site_a, "status": "queued"}
     health = app.get(f"/v1/websites/{site_a}", headers=bearer(key_a)).get_data(as_text=True)
     assert str(queued_b) not in health
+
+
+BAD_WEBHOOKS = [
+    "https://127.0.0.1:8999\\@evil.example/x",   # the check and requests read two different hosts
+    "https://%31%32%37.0.0.1:8999/",            # percent-encoded loopback
+    "https://nowhere.invalid/hook",             # does not resolve now: could resolve anywhere later
+    "https://user:secret@hooks.example/x",
+    "https://hooks.example/x\r\nX-Injected: 1",
+    "https://127.1:8999/",
+    "https://[::1]:8999/",
+]
+
+
+@pytest.mark.parametrize("url", BAD_WEBHOOKS)
+def test_bad_webhook_urls_are_400_in_the_one_error_shape_at_registration_and_update(make_app, new_client, db,
+                                                                                     url):
+    _cid, key = new_client()
+    client = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=False, OBSRV_ALLOW_HTTP_WEBHOOKS=False).test_client()
+    response = register(client, key, seed_urls=["https://shop.example/"], webhook_url=url)
+    assert response.status_code == 400, response.get_json()
+    body = response.get_json()
+    assert set(body) == {"code", "status", "message", "errors", "request_id"}
+    assert body["code"] == 400 and list(body["errors"]["json"]) == ["webhook_url"]
+    assert "127.0.0.1" not in str(body) or "127.0.0.1" in url   # nothing learnt about the network
+    assert "secret" not in str(body)
+    assert db.execute("SELECT count(*) AS n FROM websites").fetchone()["n"] == 0
+
+    website_id = register(client, key, seed_urls=["https://shop.example/"]).get_json()["id"]
+    patched = client.patch(f"/v1/websites/{website_id}", headers=bearer(key), json={"webhook_url": url})
+    assert patched.status_code == 400, patched.get_json()
+    assert set(patched.get_json()) == set(body) and list(patched.get_json()["errors"]["json"]) == ["webhook_url"]
+    assert db.execute("SELECT webhook_url FROM websites WHERE id = %s", (website_id,)).fetchone() == {
+        "webhook_url": None}

@@ -31,6 +31,19 @@ def empty_db(services):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def test_every_migration_has_a_rollback():
+    assert {"0001_initial", "0002_crawl_work", "0003_offers", "0004_delivery_lease"} <= set(MIGRATION_IDS)
+    for name in MIGRATION_IDS:
+        assert (MIGRATIONS_DIR / f"{name}.rollback.sql").exists(), name
+
+
+def columns(url, table):
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
+            (table,))}
+
+
 def tables(url):
     with psycopg.connect(url) as conn:
         return {r[0] for r in conn.execute(
@@ -42,6 +55,7 @@ def test_migrations_from_empty_create_every_table_and_are_idempotent(empty_db):
     applied = migrate(empty_db)
     assert applied == MIGRATION_IDS and applied[:3] == ["0001_initial", "0002_crawl_work", "0003_offers"]
     assert TABLES <= tables(empty_db)
+    assert {"lease_token", "leased_until"} <= columns(empty_db, "change_events")
     assert migrate(empty_db) == []  # second run: nothing to do
     with psycopg.connect(empty_db) as conn:
         kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'observations'").fetchone()[0]
@@ -101,6 +115,22 @@ def test_rollback_then_apply_again(empty_db):
     assert rollback_all(empty_db) == MIGRATION_IDS[::-1]
     assert not (TABLES & tables(empty_db))
     assert migrate(empty_db) == MIGRATION_IDS
+
+
+def test_the_delivery_lease_rolls_back_alone(empty_db):
+    from yoyo import get_backend, read_migrations
+
+    from db.migrate import yoyo_url
+
+    migrate(empty_db)
+    backend = get_backend(yoyo_url(empty_db), migration_table="_yoyo_migration")
+    lease = [m for m in read_migrations(str(MIGRATIONS_DIR)) if m.id == "0004_delivery_lease"]
+    with backend.lock():
+        backend.rollback_migrations(lease)
+    assert not {"lease_token", "leased_until"} & columns(empty_db, "change_events")
+    assert TABLES <= tables(empty_db)
+    assert migrate(empty_db) == ["0004_delivery_lease"]
+    assert {"lease_token", "leased_until"} <= columns(empty_db, "change_events")
 
 
 def test_partitions_are_created_ahead_by_code(db):

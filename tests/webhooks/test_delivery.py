@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from email.utils import format_datetime
 
+import psycopg
 import pytest
 import stripe
 from rq import Queue
 from standardwebhooks import Webhook
 
+from db.pool import get_pool
 from db.queries import webhooks as webhooks_q
 from db.redis_client import get_redis
 from scheduler.loop import Scheduler
 from db.settings import load_settings
 from tests.conftest import bearer
+from tests.support.names import Names
 from tests.support.receiver import Receiver
 from webhooks.delivery import deliver
 
@@ -132,6 +139,26 @@ def test_429_retry_after_is_honoured(db, hook_env, client_with_website, services
     assert deliver(event_id)["skipped"] == "not due yet"
     scheduled = Queue("webhooks", connection=get_redis(services.redis_url)).scheduled_job_registry.get_job_ids()
     assert f"deliver-{event_id}-2" in scheduled
+
+
+@pytest.mark.parametrize("retry_after, least", [
+    (lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=600), usegmt=True), 590),  # HTTP-date
+    (lambda: "600", 599),                                                                               # seconds
+    (lambda: format_datetime(datetime.now(timezone.utc) - timedelta(days=1), usegmt=True), None),      # past
+    (lambda: "after lunch", None),                                                                      # garbage
+], ids=["http-date", "seconds", "past-date", "garbage"])
+def test_503_retry_after_is_read_as_seconds_or_http_date(db, hook_env, client_with_website, retry_after, least):
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver(statuses=[503], headers={"Retry-After": retry_after()}) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        result = deliver(event_id)
+    waited = db.execute("SELECT extract(epoch FROM next_attempt_at - now()) AS s FROM change_events WHERE id = %s",
+                        (event_id,)).fetchone()["s"]
+    if least is None:  # nothing usable: the schedule's own delay (0.3 s here)
+        assert result["next_delay"] == 0.3 and waited < 1
+    else:
+        assert least <= result["next_delay"] <= 600 and waited > least - 5
 
 
 def test_private_targets_are_refused_at_delivery_time(db, hook_env, client_with_website, monkeypatch):
@@ -272,3 +299,217 @@ def test_payload_carries_list_price_and_the_reported_offers_sku(db, hook_env, cl
                              "list_price": "35.00", "sku": "A1-L"}
     assert old["before"] == {"price": "10.00", "currency": "GBP", "availability": "InStock", "list_price": None,
                              "sku": None}
+
+
+class Listener:
+    """A bare TCP listener on 127.0.0.1 that counts the connections it is offered (and answers none)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("template", [
+    "https://127.0.0.1:{port}\\@evil.example/x",
+    "https://%31%32%37.0.0.1:{port}/",
+    "https://nowhere.invalid:{port}/",
+    "https://127.1:{port}/",
+])
+def test_test_webhook_never_connects_to_loopback_with_default_settings(db, hook_env, client_with_website,
+                                                                        make_app, template):
+    """URLs stored before the check was strict (or by hand): refused at delivery, nothing dialled."""
+    _client_id, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=False, OBSRV_ALLOW_HTTP_WEBHOOKS=False).test_client()
+    with Listener() as listener:
+        set_hook(db, website_id, template.format(port=listener.port))
+        answer = api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+    assert listener.accepted == 0
+    assert answer["delivered"] is False and answer["status_code"] is None
+    assert answer["error"].startswith("refused target: ") and "127.0.0.1" not in answer["error"]
+
+
+def test_delivery_errors_are_a_fixed_vocabulary(db, hook_env, client_with_website, make_app):
+    """What a client reads about a failed delivery says what went wrong, not what the network looks like."""
+    _client_id, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_ALLOW_HTTP_WEBHOOKS=True,
+                   OBSRV_WEBHOOK_TIMEOUT=0.5).test_client()
+
+    def test_webhook(url):
+        set_hook(db, website_id, url)
+        return api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()["error"]
+
+    closed = Receiver().start()
+    closed_url = closed.url
+    closed.stop()
+    assert test_webhook(closed_url) == "connection failed"                      # nothing listens
+    with Receiver(default=500) as receiver:
+        assert test_webhook(receiver.url) == "http 500"                         # no body, no reason phrase
+        assert test_webhook(receiver.url.replace("http://", "https://")) == "tls error"   # not TLS there
+    release = threading.Event()
+    with Receiver(hold=release) as receiver:
+        try:
+            assert test_webhook(receiver.url) == "timeout"
+        finally:
+            release.set()
+    errors = {r["error"] for r in db.execute("SELECT error FROM webhook_deliveries").fetchall()}
+    assert errors == {"connection failed", "http 500", "tls error", "timeout"}
+
+
+@pytest.fixture
+def names(monkeypatch):
+    return Names().install(monkeypatch)
+
+
+def test_dns_rebinding_at_delivery_never_reaches_loopback(db, hook_env, client_with_website, monkeypatch, names):
+    """The name answers a public address to the check and 127.0.0.1 to any later lookup: the POST goes to the
+    address that was checked (192.88.99.0/24 is public by the check's rules, and routed nowhere)."""
+    monkeypatch.setenv("OBSRV_ALLOW_PRIVATE_TARGETS", "false")
+    monkeypatch.setenv("OBSRV_WEBHOOK_TIMEOUT", "1")
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver() as receiver:
+        names.answer("hooks.rebind.test", ["192.88.99.7"], ["127.0.0.1"])
+        set_hook(db, website_id, f"http://hooks.rebind.test:{receiver.port}/hooks/obsrv")
+        event_id = new_event(db, website_id, product_id)
+        result = deliver(event_id)
+    assert receiver.received == []
+    assert names.count("hooks.rebind.test") == 1
+    assert result["success"] is False
+    error = db.execute("SELECT error FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchone()["error"]
+    assert error in ("connection failed", "timeout")
+
+
+def _two_receivers_on_one_port():
+    """A receiver on 127.0.0.2 and another on 127.0.0.1, both on the same port."""
+    for _ in range(20):
+        checked = Receiver(host="127.0.0.2")
+        try:
+            other = Receiver(host="127.0.0.1", port=checked.port)
+        except OSError:  # that port is taken on 127.0.0.1: another one
+            checked.server.server_close()
+            continue
+        return checked.start(), other.start()
+    raise AssertionError("no free port on both 127.0.0.1 and 127.0.0.2")
+
+
+def test_delivery_dials_the_checked_address_and_keeps_the_name_in_the_host_header(db, hook_env, client_with_website,
+                                                                                   names):
+    _c, _k, website_id, product_id = client_with_website
+    checked, other = _two_receivers_on_one_port()
+    try:
+        names.answer("hooks.rebind.test", ["127.0.0.2"], ["127.0.0.1"])
+        set_hook(db, website_id, f"http://hooks.rebind.test:{checked.port}/hooks/obsrv")
+        assert deliver(new_event(db, website_id, product_id))["success"] is True
+    finally:
+        checked.stop()
+        other.stop()
+    assert other.received == [] and len(checked.received) == 1
+    assert checked.received[0]["headers"]["host"] == f"hooks.rebind.test:{checked.port}"
+    assert names.count("hooks.rebind.test") == 1
+
+
+def test_test_webhook_dials_the_checked_address_too(db, hook_env, client_with_website, make_app, names):
+    _c, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True).test_client()
+    checked, other = _two_receivers_on_one_port()
+    try:
+        names.answer("hooks.rebind.test", ["127.0.0.2"], ["127.0.0.1"])
+        set_hook(db, website_id, f"http://hooks.rebind.test:{checked.port}/hooks/obsrv")
+        answer = api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+    finally:
+        checked.stop()
+        other.stop()
+    assert answer["delivered"] is True and other.received == [] and len(checked.received) == 1
+
+
+def _held_during_the_post(db, services, event_id):
+    """What the database shows while a POST of the event is in flight (looked at from another connection)."""
+    in_transaction = db.execute(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND state LIKE 'idle in transaction%%'").fetchone()["n"]
+    try:
+        with db.transaction():
+            db.execute("SELECT id FROM change_events WHERE id = %s FOR UPDATE NOWAIT", (event_id,))
+            db.execute("SELECT id FROM websites WHERE id = (SELECT website_id FROM change_events WHERE id = %s) "
+                       "FOR UPDATE NOWAIT", (event_id,))
+        locked = False
+    except psycopg.errors.LockNotAvailable:
+        locked = True
+    stats = get_pool(services.database_url).get_stats()
+    return {"in_transaction": in_transaction, "locked": locked,
+            "pool_connections_out": stats.get("pool_size", 0) - stats.get("pool_available", 0)}
+
+
+def test_a_slow_receiver_holds_no_transaction_lock_or_pool_connection_during_the_post(
+        db, hook_env, client_with_website, services, monkeypatch):
+    monkeypatch.setenv("OBSRV_WEBHOOK_TIMEOUT", "30")
+    _c, _k, website_id, product_id = client_with_website
+    release = threading.Event()
+    outcome = {}
+    with Receiver(hold=release) as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        worker = threading.Thread(target=lambda: outcome.update(deliver(event_id)))
+        worker.start()
+        try:
+            assert receiver.arrived.wait(20), "the POST never arrived"
+            held = _held_during_the_post(db, services, event_id)
+            again = deliver(event_id)   # another worker meanwhile: the event is leased, not sent twice
+        finally:
+            release.set()
+            worker.join(30)
+    assert held == {"in_transaction": 0, "locked": False, "pool_connections_out": 0}
+    assert "skipped" in again and len(receiver.received) == 1
+    assert outcome["success"] is True
+    row = db.execute("SELECT attempts, delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()
+    assert row["attempts"] == 1 and row["delivered_at"]
+    assert [r["success"] for r in db.execute("SELECT success FROM webhook_deliveries WHERE event_id = %s",
+                                             (event_id,)).fetchall()] == [True]
+
+
+def test_test_webhook_holds_no_transaction_or_pool_connection_during_the_post(db, hook_env, client_with_website,
+                                                                             make_app, services):
+    _c, key, website_id, _product_id = client_with_website
+    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_WEBHOOK_TIMEOUT=30).test_client()
+    release = threading.Event()
+    answer = {}
+    with Receiver(hold=release) as receiver:
+        set_hook(db, website_id, receiver.url)
+        caller = threading.Thread(target=lambda: answer.update(
+            api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()))
+        caller.start()
+        try:
+            assert receiver.arrived.wait(20), "the POST never arrived"
+            row = db.execute("SELECT id FROM change_events WHERE type = 'test'").fetchone()
+            assert row is not None, "the test event is uncommitted while its POST is in flight: a transaction holds it"
+            event_id = row["id"]
+            held = _held_during_the_post(db, services, event_id)
+        finally:
+            release.set()
+            caller.join(30)
+    assert held == {"in_transaction": 0, "locked": False, "pool_connections_out": 0}
+    assert answer["delivered"] is True and answer["status_code"] == 200
+    assert db.execute("SELECT delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()["delivered_at"]
