@@ -409,6 +409,8 @@ def _check_price(merge: _Merge, page: Page) -> None:
     amount = normalize_amount(values.get("price"), currency)
     if source not in _STRUCTURED_SOURCES or amount is None or page.variant_params:
         return
+    if not visible.shows_amount_set_aside(page, amount):
+        return  # the amount is nowhere shown as former, a start or before tax (a cheap look first)
     shown, set_aside = visible.main_price_shown(page)
     if shown is None or shown.amount == amount or (shown.currency or currency) != currency:
         return
@@ -428,13 +430,15 @@ def _identifiers(merge: _Merge, page: Page) -> None:
     current, source = values.get("sku"), sources.get("sku")
     if source == "selectors":
         return
+    doubt = current is not None and not page.variant_params and not identifiers.shown(page, _str(current))
+    wants_gtin = "gtin" not in values and identifiers.may_label_gtin(page)
+    if current is not None and not doubt and not wants_gtin:
+        return  # the page shows the sku it has (the usual case): no labels to read
     sku, gtin = identifiers.labelled(page)
     replaces = (
-        current is not None
+        doubt
         and sku
         and sku not in _str(current)  # "FT-PLANT" shown, "FT-PLANT-L" the variant: keep the variant's
-        and not page.variant_params  # the URL selects a variant: its sku may be drawn by script
-        and not identifiers.shown(page, _str(current))
     )
     if replaces:
         values["sku"] = sku

@@ -26,7 +26,7 @@ import re
 
 import lxml.etree
 
-from .page import Page, page_cached, text_of
+from .page import Page, body_texts, page_cached, text_of
 from .product import normalize_gtin
 
 SPEC_TABLE_LEVELS = 3  # spec tables may sit below the buy box, in the product's article
@@ -211,21 +211,20 @@ def identifiers(page: Page) -> tuple[str | None, str | None]:
 @page_cached
 def visible_text(page: Page) -> str:
     """The text of the page's body a person sees (no scripts, styles, templates)."""
-    body = _XP_BODY(page.root)
-    if not body:
-        return ""
-    parts = []
-    for element in body[0].iter():
-        tag = element.tag
-        if isinstance(tag, str) and element.text and tag not in _SKIP_TAGS:
-            parts.append(element.text)
-        if element.tail:
-            parent = element.getparent()
-            if parent is None or parent.tag not in _SKIP_TAGS:
-                parts.append(element.tail)
-    return " ".join(" ".join(parts).split())
+    return " ".join(" ".join(text for text, _element in body_texts(page)).split())
+
+
+_GTIN_LABEL_RE = re.compile(r"(?i)\b(?:ean|gtin|upc|isbn|barcode|jan)\b\W{0,12}\d{8,14}(?!\d)")
+
+
+def may_label_gtin(page: Page) -> bool:
+    """Whether the visible text labels a barcode with a number after it (cheap: the text is at hand)."""
+    return bool(_GTIN_LABEL_RE.search(visible_text(page)))
 
 
 def shown(page: Page, value: str | None) -> bool:
     """Whether ``value`` appears in the page's visible text."""
-    return bool(value) and str(value) in visible_text(page)
+    if not value or (page.has_source and str(value) not in page.source):
+        return False  # not even in the markup (cheap)
+    value = str(value)
+    return any(value in text for text, _element in body_texts(page)) or value in visible_text(page)

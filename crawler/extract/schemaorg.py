@@ -502,6 +502,8 @@ def choose_offer(offers: list[OfferView], page: Page) -> tuple[OfferView | None,
     if not offers:
         return None, bool(page.variant_params)
     pool = [offer for offer in offers if offer.amount is not None] or offers
+    if len(pool) == 1:  # one offer: it is the product's; blind to a variant in the URL unless it is that one
+        return pool[0], bool(page.variant_params) and not _matches_url(pool[0], page)
     matched = _singled_out(pool, page)
     if not matched and not page.variant_params:
         matched = _matches_path(pool, page)

@@ -35,7 +35,7 @@ from decimal import Decimal
 
 import lxml.etree
 
-from .page import Page, class_and_id, clean_text, page_cached, text_of
+from .page import Page, body_texts, class_and_id, clean_text, page_cached, text_of
 from .prices import (
     availability_from_classes,
     availability_from_text,
@@ -375,8 +375,8 @@ def _label_before(element, limit: int = 40, levels: int = 2) -> str:
     parent = None
     for sibling in element.itersiblings(preceding=True):
         parts.append(sibling.tail or "")
-        if not isinstance(sibling.tag, str) or len(parts) > 2:
-            break
+        if not isinstance(sibling.tag, str) or len(parts) > 2 or sibling.tag in _HEADINGS:
+            break  # a heading before a price is the product's name, not a label ("... Before You Die")
         parts.append(sibling.text_content())
     else:  # reached the first child: the parent's own leading text comes first
         parent = element.getparent()
@@ -485,6 +485,34 @@ def _choose_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:
     if not candidates or len({c.amount for c in candidates}) > MAX_DISTINCT_PRICES:
         return None
     return max(candidates, key=lambda c: (c.marked, -c.order))
+
+
+def shows_amount_set_aside(page: Page, amount: Decimal) -> bool:
+    """A cheap look before :func:`main_price_shown`: does the page show ``amount`` only struck through,
+    in an "old"-like element or after a label that says it is not the price (never plainly)?"""
+    whole = str(int(amount))
+    set_aside, plain = False, []
+    for raw, element in body_texts(page):
+        if whole not in raw or len(raw) > 2 * MAX_PRICE_TEXT:
+            continue
+        if _set_aside(element):
+            set_aside = True
+        else:
+            plain.append(element)
+    # shown plainly in the page's own content: a price the page shows (exclusion is the dear part: last)
+    return set_aside and not any(not is_excluded(page, element) for element in plain)
+
+
+def _set_aside(element) -> bool:
+    node = element
+    for _ in range(3):
+        if node is None:
+            break
+        if node.tag in _STRUCK_TAGS or _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
+            return True
+        node = node.getparent()
+    labelled = f"{_label_before(element)} {text_of(element)[:2 * MAX_PRICE_TEXT]}"
+    return bool(_NOT_PRICE_RE.search(labelled) or has_was_words(labelled))
 
 
 @page_cached
