@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: DATABASE_URL and REDIS_URL must be set (or run it through `make run`)", file=sys.stderr)
         return 2
     _more_open_files()
+    from crawler.extract.prices import warm_up
     from crawler.spiders.obsrv import ObsrvSpider
+
+    warm_up()  # the currency tables, before the first crawl rather than during it
 
     process = CrawlerProcess(scrapy_settings(settings, until_idle=args.until_idle), install_root_handler=False)
     logging.getLogger("scrapy").setLevel(settings["OBSRV_LOG_LEVEL"])

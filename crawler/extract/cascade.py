@@ -431,8 +431,7 @@ def _identifiers(merge: _Merge, page: Page) -> None:
     if source == "selectors":
         return
     doubt = current is not None and not page.variant_params and not identifiers.shown(page, _str(current))
-    wants_gtin = "gtin" not in values and identifiers.may_label_gtin(page)
-    if current is not None and not doubt and not wants_gtin:
+    if current is not None and not doubt:
         return  # the page shows the sku it has (the usual case): no labels to read
     sku, gtin = identifiers.labelled(page)
     replaces = (

@@ -26,7 +26,7 @@ import re
 
 import lxml.etree
 
-from .page import Page, body_texts, page_cached, text_of
+from .page import Page, body_texts, page_cached, text_of, texts_containing
 from .product import normalize_gtin
 
 SPEC_TABLE_LEVELS = 3  # spec tables may sit below the buy box, in the product's article
@@ -223,8 +223,7 @@ def may_label_gtin(page: Page) -> bool:
 
 
 def shown(page: Page, value: str | None) -> bool:
-    """Whether ``value`` appears in the page's visible text."""
+    """Whether ``value`` appears in the page's visible text (within one text node)."""
     if not value or (page.has_source and str(value) not in page.source):
         return False  # not even in the markup (cheap)
-    value = str(value)
-    return any(value in text for text, _element in body_texts(page)) or value in visible_text(page)
+    return bool(texts_containing(page, str(value)))

@@ -149,6 +149,18 @@ def body_texts(page: "Page") -> list[tuple[str, Any]]:
     return found
 
 
+_XP_TEXTS_CONTAINING = lxml.etree.XPath(
+    "/html/body//text()[contains(., $needle)]"
+    "[not(parent::script or parent::style or parent::noscript or parent::template or parent::option)]"
+)
+
+
+def texts_containing(page: "Page", needle: str) -> list:
+    """The body's visible text nodes that contain ``needle`` (lxml smart strings: ``.getparent()``,
+    ``.is_tail``); libxml2 does the search, so pages where few nodes match cost next to nothing."""
+    return _XP_TEXTS_CONTAINING(page.root, needle=needle)
+
+
 def clean_text(value: str | None) -> str:
     return " ".join(value.split()) if value else ""
 

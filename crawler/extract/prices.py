@@ -325,6 +325,12 @@ def _tables() -> _Tables:
     return _Tables()
 
 
+def warm_up() -> None:
+    """Build the CLDR currency tables now (~0.75 s), not at a crawl's first price: long-lived processes
+    call it at start."""
+    _tables()
+
+
 @functools.cache
 def _territory_currencies(territory: str) -> frozenset[str]:
     territory = {"UK": "GB", "EL": "GR"}.get(territory.upper(), territory.upper())

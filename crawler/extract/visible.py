@@ -35,7 +35,7 @@ from decimal import Decimal
 
 import lxml.etree
 
-from .page import Page, body_texts, class_and_id, clean_text, page_cached, text_of
+from .page import Page, class_and_id, clean_text, page_cached, text_of, texts_containing
 from .prices import (
     availability_from_classes,
     availability_from_text,
@@ -492,9 +492,12 @@ def shows_amount_set_aside(page: Page, amount: Decimal) -> bool:
     in an "old"-like element or after a label that says it is not the price (never plainly)?"""
     whole = str(int(amount))
     set_aside, plain = False, []
-    for raw, element in body_texts(page):
-        if whole not in raw or len(raw) > 2 * MAX_PRICE_TEXT:
+    for raw in texts_containing(page, whole):
+        element = raw.getparent()
+        if element is None or len(raw) > 2 * MAX_PRICE_TEXT:
             continue
+        if raw.is_tail and element.getparent() is not None:
+            element = element.getparent()
         if _set_aside(element):
             set_aside = True
         else:
