@@ -305,11 +305,18 @@ class Page:
             href = href[0] if href else None
         if not isinstance(href, str) or not href.strip() or href.strip().startswith("data:"):
             return None
+        memo = self.cache.setdefault("page.absolute", {})  # the same href comes from several stages
+        try:
+            return memo[href]
+        except KeyError:
+            pass
         try:
             url = urljoin(self.base_url, href.strip())
-            return url if url.isascii() and " " not in url else safe_url_string(url)
+            url = url if url.isascii() and " " not in url else safe_url_string(url)
         except ValueError:  # "http://[broken", a non-numeric port, ...
-            return None
+            url = None
+        memo[href] = url
+        return url
 
     @cached_property
     def canonical_url(self) -> str | None:

@@ -90,15 +90,19 @@ _CURRENCY_HINT_RE = re.compile(
     r"[£€$¥￥₹₩₽₺₪฿₫₱₴₦円元]"
     r"|(?<![A-Za-z])(?:[A-Z]{3}|kr|zł|zl|Kč|Ft|lei|Fr|fr|Rs|R|лв|руб)(?![A-Za-z])"
 )
+_BEFORE_TAX = (
+    r"brez ddv|ohne mwst|(?:exkl|zzgl|exkl\.|zzgl\.)\s*mwst|excl(?:\.|uding)?\s*(?:vat|tax|btw|gst)|ex\.?\s*vat"
+    r"|before tax|sans tva|hors tax|\bht\b|bez (?:dph|pvn|pvm|ddv|pdv|vat)|sin iva|senza iva|sem iva"
+    r"|exkl\.?\s*moms|ekskl\.?\s*mva|без ндс|netto"
+)
+_BEFORE_TAX_RE = re.compile(rf"(?i){_BEFORE_TAX}")
 _NOT_PRICE_RE = re.compile(
     r"(?i)shipping|delivery|versand|livraison|envío|envio|spedizione|verzending|\bsave\b|spare"
     r"|économisez|ahorra|risparmi|bespaar|month|/mo\b|monat|mois|/mes\b|al mes|mese|maand"
     r"|instal+ments?|klarna|afterpay|ratenzahlung|每期|分期|期0?利率|滿額|满额|加購|加购|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
     r"|per (?:kg|unit|litre|liter)|pro (?:kg|stück|liter)|grundpreis|prix au (?:kilo|litre)"
     # the price before tax, shown beside the price a buyer pays
-    r"|brez ddv|ohne mwst|(?:exkl|zzgl|exkl\.|zzgl\.)\s*mwst|excl(?:\.|uding)?\s*(?:vat|tax|btw|gst)|ex\.?\s*vat"
-    r"|before tax|sans tva|hors tax|\bht\b|bez (?:dph|pvn|pvm|ddv|pdv|vat)|sin iva|senza iva|sem iva"
-    r"|exkl\.?\s*moms|ekskl\.?\s*mva|без ндс|netto"
+    rf"|{_BEFORE_TAX}"
     # free-delivery thresholds, auction estimates and opening bids
     r"|bezmaksas|free (?:shipping|delivery|returns)|kostenlos|gratuit|gratis"
     r"|estimate|schätz|estimation|stima|starting (?:price|bid)|opening bid|startpreis|mindestgebot"
@@ -491,31 +495,38 @@ def shows_amount_set_aside(page: Page, amount: Decimal) -> bool:
     """A cheap look before :func:`main_price_shown`: does the page show ``amount`` only struck through,
     in an "old"-like element or after a label that says it is not the price (never plainly)?"""
     whole = str(int(amount))
-    set_aside, plain = False, []
+    strong, before_tax, plain = False, False, []
     for raw in texts_containing(page, whole):
         element = raw.getparent()
         if element is None or len(raw) > 2 * MAX_PRICE_TEXT:
             continue
         if raw.is_tail and element.getparent() is not None:
             element = element.getparent()
-        if _set_aside(element):
-            set_aside = True
+        why = _set_aside(element)
+        if why == "before tax":
+            before_tax = True
+        elif why:
+            strong = True
         else:
             plain.append(element)
+    if before_tax and not strong:
+        return not plain  # shown both before and with tax at one amount ("excl. tax £26.08 / incl. tax £26.08")
     # shown plainly in the page's own content: a price the page shows (exclusion is the dear part: last)
-    return set_aside and not any(not is_excluded(page, element) for element in plain)
+    return strong and not any(not is_excluded(page, element) for element in plain)
 
 
-def _set_aside(element) -> bool:
+def _set_aside(element) -> str | None:
     node = element
     for _ in range(3):
         if node is None:
             break
         if node.tag in _STRUCK_TAGS or _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
-            return True
+            return "former"
         node = node.getparent()
     labelled = f"{_label_before(element)} {text_of(element)[:2 * MAX_PRICE_TEXT]}"
-    return bool(_NOT_PRICE_RE.search(labelled) or has_was_words(labelled))
+    if _BEFORE_TAX_RE.search(labelled):
+        return "before tax"
+    return "labelled" if _NOT_PRICE_RE.search(labelled) or has_was_words(labelled) else None
 
 
 @page_cached
