@@ -95,9 +95,10 @@ _BEFORE_TAX = (
     r"|before tax|sans tva|hors tax|\bht\b|bez (?:dph|pvn|pvm|ddv|pdv|vat)|sin iva|senza iva|sem iva"
     r"|exkl\.?\s*moms|ekskl\.?\s*mva|без ндс|netto"
 )
-_BEFORE_TAX_RE = re.compile(rf"(?i){_BEFORE_TAX}")
+# matched on lower-cased text: sre's case-insensitive mode is ~3x slower on these many alternatives
+_BEFORE_TAX_RE = re.compile(_BEFORE_TAX)
 _NOT_PRICE_RE = re.compile(
-    r"(?i)shipping|delivery|versand|livraison|envío|envio|spedizione|verzending|\bsave\b|spare"
+    r"shipping|delivery|versand|livraison|envío|envio|spedizione|verzending|\bsave\b|spare"
     r"|économisez|ahorra|risparmi|bespaar|month|/mo\b|monat|mois|/mes\b|al mes|mese|maand"
     r"|instal+ments?|klarna|afterpay|ratenzahlung|每期|分期|期0?利率|滿額|满额|加購|加购|/\s*(?:kg|g|l|ml|m|100\s?g|100\s?ml)\b"
     r"|per (?:kg|unit|litre|liter)|pro (?:kg|stück|liter)|grundpreis|prix au (?:kilo|litre)"
@@ -433,7 +434,7 @@ def _price_candidates(page: Page, scope, dropped: dict | None = None) -> list[Pr
         if currency is None and not marked:
             continue
         labelled = f"{_label_before(node)} {_text_before(raw, node)} {text}"
-        not_price = _NOT_PRICE_RE.search(labelled)
+        not_price = _NOT_PRICE_RE.search(labelled.lower())
         if not_price:
             dropped.setdefault(amount, f"{not_price.group(0).lower()!r}")
             continue
@@ -524,9 +525,10 @@ def _set_aside(element) -> str | None:
             return "former"
         node = node.getparent()
     labelled = f"{_label_before(element)} {text_of(element)[:2 * MAX_PRICE_TEXT]}"
-    if _BEFORE_TAX_RE.search(labelled):
+    lowered = labelled.lower()
+    if _BEFORE_TAX_RE.search(lowered):
         return "before tax"
-    return "labelled" if _NOT_PRICE_RE.search(labelled) or has_was_words(labelled) else None
+    return "labelled" if _NOT_PRICE_RE.search(lowered) or has_was_words(labelled) else None
 
 
 @page_cached
