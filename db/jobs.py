@@ -22,6 +22,11 @@ def crawl_job_id(website_id: int, kind: str, slot: str | None = None) -> str:
     return f"crawl-{website_id}-{kind}-{slot or uuid.uuid4().hex[:12]}"
 
 
+#: a delivery's lease outlasts its whole-attempt timeout by this much (webhooks.delivery takes it; the outbox
+#: sweep reads it to tell a job that is starting from one a dead worker left "started")
+LEASE_MARGIN_SECONDS = 15.0
+
+
 def delivery_job_id(event_id: int, attempt_number: int) -> str:
     return f"deliver-{event_id}-{attempt_number}"
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from db.jobs import crawl_job_id, delivery_job_id, enqueue_delivery
+from db.jobs import LEASE_MARGIN_SECONDS, crawl_job_id, delivery_job_id, enqueue_delivery
 from db.partitions import ensure_observation_partitions
 from db.pool import get_pool
 from db.queries import crawls as crawls_q
@@ -45,7 +45,7 @@ from scheduler.outcomes import settle
 log = logging.getLogger("obsrv.scheduler")
 HEARTBEAT_KEY = "obsrv:scheduler:heartbeat"
 PARTITION_EVERY_SECONDS = 3600.0
-LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def spread_offset(website_id: int, window: int) -> int:
@@ -69,12 +69,22 @@ class Scheduler:
     def redis(self):
         return get_redis(self.settings["REDIS_URL"], socket_timeout=10)
 
-    def _job_live(self, job_id: str) -> bool | None:
-        """True if the job is waiting or running, False if it ended, None if Redis does not know it."""
+    def _job(self, job_id: str) -> Job | None:
         try:
-            return Job.fetch(job_id, connection=self.redis).get_status(refresh=False) in LIVE
+            return Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError:
             return None
+
+    def _just_started(self, job: Job) -> bool:
+        """Started less than a lease ago: it may be between starting and leasing its event. Older, with the
+        event unleased, its worker is gone (a SIGKILL leaves the job "started" until RQ cleans up)."""
+        started = job.started_at
+        if started is None:
+            return True
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=timezone.utc)
+        lease = float(self.settings["OBSRV_WEBHOOK_TIMEOUT"]) + LEASE_MARGIN_SECONDS
+        return (datetime.now(timezone.utc) - started).total_seconds() < lease
 
     def enqueue_due_crawls(self, limit: int = 500) -> list[str]:
         queued = []
@@ -124,10 +134,14 @@ class Scheduler:
             events = webhooks_q.due_events(conn, grace_seconds=self.settings["OBSRV_OUTBOX_GRACE_SECONDS"])
         for event in events:
             job_id = delivery_job_id(event["id"], event["attempts"] + 1)
-            live = self._job_live(job_id)
-            if live:
-                continue
-            if live is False:  # that attempt's job ended without settling the event (worker died, say)
+            job = self._job(job_id)
+            status = job.get_status(refresh=False) if job is not None else None
+            if status in WAITING or (status == JobStatus.STARTED and self._just_started(job)):
+                continue  # its job waits in the queue, or has just started and is taking its lease
+            if status is not None:
+                # ended without settling the event, or left "started" by a worker that died: the event's own
+                # lease in Postgres says nobody holds it (due_events skips leased events), whatever RQ's
+                # registry still believes until it cleans up
                 job_id = f"{job_id}-sweep{int(time.time())}"
             enqueue_delivery(self.redis, event["id"], event["attempts"] + 1, job_id=job_id)
             requeued.append(event["id"])

@@ -33,7 +33,7 @@ from decimal import Decimal
 
 import requests
 
-from db.jobs import enqueue_delivery
+from db.jobs import LEASE_MARGIN_SECONDS, enqueue_delivery
 from db.pool import get_pool
 from db.queries import webhooks as q
 from db.redis_client import get_redis
@@ -132,7 +132,6 @@ def post(url: str, body: bytes, headers: dict, *, timeout: float, allow_private:
 
 #: Seconds a lease outlasts the POST's own deadline (OBSRV_WEBHOOK_TIMEOUT): time to commit the lease and to
 #: record the outcome. Only after that does another attempt of the event start, should this one never report.
-LEASE_MARGIN_SECONDS = 15.0
 NO_SECRET = "no signing secret: create one with POST /v1/auth/webhook-secret"
 
 

@@ -95,6 +95,7 @@ def due_events(conn, *, grace_seconds: float, limit: int = 1000) -> list[dict]:
         """SELECT e.id, e.attempts FROM change_events e JOIN websites w ON w.id = e.website_id
             WHERE e.delivered_at IS NULL AND e.exhausted_at IS NULL
               AND e.next_attempt_at <= now() - make_interval(secs => %s)
+              AND (e.leased_until IS NULL OR e.leased_until <= now())  -- an attempt in flight holds its lease
               AND w.webhook_url IS NOT NULL AND w.webhook_enabled
               AND (e.type IN ('digest', 'website.paused') OR w.webhook_mode = 'immediate')
               AND e.type <> 'test'

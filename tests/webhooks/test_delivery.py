@@ -513,3 +513,31 @@ def test_test_webhook_holds_no_transaction_or_pool_connection_during_the_post(db
     assert held == {"in_transaction": 0, "locked": False, "pool_connections_out": 0}
     assert answer["delivered"] is True and answer["status_code"] == 200
     assert db.execute("SELECT delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()["delivered_at"]
+
+
+def test_sweep_trusts_the_events_lease_not_a_job_a_dead_worker_left_started(db, hook_env, client_with_website,
+                                                                            services):
+    """#12 (12): a worker SIGKILLed mid-delivery leaves its job "started" in RQ's registry until RQ cleans up;
+    the sweep goes by the event's lease in Postgres: expired, the event is queued again at once; live, not."""
+    from rq.job import Job, JobStatus
+
+    from db.jobs import delivery_job_id, enqueue_delivery
+
+    _c, _k, website_id, product_id = client_with_website
+    with Receiver() as receiver:
+        set_hook(db, website_id, receiver.url)
+        event_id = new_event(db, website_id, product_id)
+        redis = get_redis(load_settings()["REDIS_URL"])
+        enqueue_delivery(redis, event_id, 1)
+        job = Job.fetch(delivery_job_id(event_id, 1), connection=redis)
+        job.set_status(JobStatus.STARTED)  # what a worker killed mid-job leaves behind...
+        job.started_at = datetime.now(timezone.utc) - timedelta(minutes=5)  # ...five minutes ago
+        job.save()
+        db.execute("UPDATE change_events SET lease_token = gen_random_uuid(), "
+                   "leased_until = now() + interval '1 minute' WHERE id = %s", (event_id,))
+        scheduler = Scheduler(load_settings())
+        assert scheduler.sweep_outbox() == []  # leased: an attempt may still be in flight
+        db.execute("UPDATE change_events SET leased_until = now() - interval '1 second' WHERE id = %s", (event_id,))
+        assert scheduler.sweep_outbox() == [event_id]  # the lease ran out: nobody holds it
+        deliver(event_id)
+        assert len(receiver.received) == 1
