@@ -102,6 +102,15 @@ class CrawlManager:
         return manager
 
     # -- the DB thread -----------------------------------------------------------------------------------
+    def drop_connection(self) -> None:
+        """Forget the DB thread's connection (it failed): the next :meth:`conn` opens a new one."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 -- already dead
+                pass
+            self._conn = None
+
     def conn(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = psycopg.connect(self.settings["DATABASE_URL"], autocommit=True, row_factory=dict_row)

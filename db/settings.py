@@ -48,6 +48,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_CRAWL_TIMEOUT": (3600, int, "Least seconds a crawl may run before it is stopped (a crawl gets twice its paced duration when that is longer)."),
     "OBSRV_PERSIST_BATCH": (200, int, "Crawl results written to Postgres per batch."),
     "OBSRV_PERSIST_MAX_WAIT": (2.0, float, "Seconds a crawl result may wait for its batch to fill before it is written."),
+    "OBSRV_PERSIST_RETRY_SECONDS": (60.0, float, "How long a batch of crawl results is retried (reconnecting, with backoff) while Postgres is away before it counts as lost."),
     "OBSRV_DOWNLOAD_TIMEOUT": (30, int, "Seconds one page download may take."),
     "OBSRV_DOWNLOAD_MAXSIZE": (10 * 1024 * 1024, int, "Largest page (bytes) a crawl downloads; bigger is a failed observation."),
     "OBSRV_RETRY_TIMES": (3, int, "Retries of a page on network errors, 5xx and 429."),

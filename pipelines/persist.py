@@ -8,14 +8,19 @@ from unnested arrays, one UPDATE of the crawl run's counters.
 Items of every running crawl share the batches. They are written on the
 crawler's DB thread (crawler.manager), in order, so the crawl goes on while
 Postgres works and a crawl's close always follows its last batch. A batch that
-cannot be written is retried once, then reported on its crawls
-(``persist_error``), which fails their crawl runs rather than hiding the loss.
+cannot be written (Postgres restarting, a connection cut) is retried on a fresh
+connection with backoff for OBSRV_PERSIST_RETRY_SECONDS; only then is it lost,
+and each crawl it belonged to counts exactly how many of its own results were
+(``persist_lost``, ``persist_error``), which fails their crawl runs rather than
+hiding the loss.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+
+import psycopg
 
 from crawler.items import CandidateItem, ObservationItem
 from db.jobs import enqueue_delivery
@@ -29,6 +34,7 @@ class PersistPipeline:
         self.manager = manager
         self.batch_size = settings.getint("OBSRV_PERSIST_BATCH", 200)
         self.max_wait = settings.getfloat("OBSRV_PERSIST_MAX_WAIT", 2.0)
+        self.retry_seconds = float(manager.settings["OBSRV_PERSIST_RETRY_SECONDS"])
         self.webhooks_enabled = manager.settings["OBSRV_WEBHOOKS_ENABLED"]
         self.buffer: list = []
         self.oldest = 0.0
@@ -72,15 +78,34 @@ class PersistPipeline:
         self.manager.db.submit(self._write_with_retry, batch)
 
     def _write_with_retry(self, batch: list) -> None:
-        for attempt in (1, 2):
+        deadline = time.monotonic() + self.retry_seconds
+        delay, attempt = 0.25, 0
+        while True:
+            attempt += 1
             try:
                 self._write(batch)
+                if attempt > 1:
+                    log.warning("persisted a batch after retrying", extra={"attempt": attempt, "items": len(batch)})
                 return
+            except psycopg.OperationalError as exc:  # the server went away: a fresh connection, a little later
+                if time.monotonic() + delay > deadline:
+                    return self._lost(batch, exc)
+                log.warning("could not persist a batch; retrying", extra={"attempt": attempt, "items": len(batch),
+                                                                          "error": str(exc)[:200]})
+                self.manager.drop_connection()
+                time.sleep(delay)  # on the DB thread: later batches and closes wait, in order
+                delay = min(delay * 2, 5.0)
             except Exception as exc:
+                if attempt >= 2:
+                    return self._lost(batch, exc)
                 log.exception("could not persist a batch", extra={"attempt": attempt, "items": len(batch)})
-                if attempt == 2:
-                    for crawl in {id(c): c for c, _ in batch}.values():
-                        crawl.persist_error = f"{len(batch)} results could not be saved: {exc}"
+
+    def _lost(self, batch: list, exc: Exception) -> None:
+        log.error("crawl results lost", extra={"items": len(batch), "error": str(exc)[:200]})
+        for crawl, _item in batch:
+            crawl.persist_lost += 1
+        for crawl in {id(c): c for c, _ in batch}.values():
+            crawl.persist_error = f"{crawl.persist_lost} result(s) could not be saved: {type(exc).__name__}"
 
     def _write(self, batch: list) -> None:
         conn = self.manager.conn()

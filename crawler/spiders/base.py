@@ -61,6 +61,7 @@ class Crawl:
         self.hand_back = False        # stopped by a shutdown: the work goes back to the queue
         self.finishing = False
         self.persist_error: str | None = None
+        self.persist_lost = 0  # this crawl's results Postgres never took (PersistPipeline)
         self.errors: list[dict] = []
         self.error_types: Counter = Counter()
         self._frontier: list = []

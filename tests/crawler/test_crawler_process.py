@@ -386,3 +386,32 @@ def test_a_hung_website_does_not_hold_up_the_others(db, crawl_env, spawn):
     healthy_finished = max(runs_of(db, w)[0]["finished_at"] for w in healthy_ids)
     assert healthy_finished < hung_run["finished_at"]
     assert all(not o["ok"] and o["error_type"] == "timeout" for o in observations_of(db, hung_ids))
+
+
+# -- #12 (13): Postgres away mid-crawl --------------------------------------------------------------------------
+def test_postgres_away_mid_crawl_loses_nothing(db, crawl_env, spawn, services):
+    """The crawler's connection is cut and Postgres refuses new ones for a while (what a restart looks like to
+    it): the results wait, are written on a new connection once Postgres is back, and the run succeeds."""
+    import psycopg
+
+    names = hosts("pgaway", 1)
+    database = psycopg.conninfo.conninfo_to_dict(services.database_url)["dbname"]
+    with Shop.generated(n_products=20, hosts=names) as shop:
+        website_id, product_ids = add_website(db, shop, names[0], shop.product_paths_for(names[0]), rate=120)
+        enqueue(db, website_id)
+        crawler = spawn(crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_PERSIST_BATCH="2"), until_idle=True)
+        wait_until(lambda: count_observations(db, product_ids) >= 2, 60, "the first results written")
+        with psycopg.connect(services.admin_url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+            try:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                              "AND pid <> %s", (database, db.info.backend_pid))
+                wait_until(lambda: "could not persist a batch; retrying" in crawler.tail(200_000), 60,
+                           "a batch to find Postgres away")
+            finally:
+                admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        assert crawler.wait(120) == 0, crawler.tail()
+    assert "persisted a batch after retrying" in crawler.tail(200_000)
+    assert observation_counts(db, product_ids) == {pid: 1 for pid in product_ids}
+    [run] = runs_of(db, website_id)
+    assert (run["status"], run["products_ok"], run["error_message"]) == ("succeeded", 20, None), run
