@@ -399,13 +399,15 @@ def test_postgres_away_mid_crawl_loses_nothing(db, crawl_env, spawn, services):
     with Shop.generated(n_products=20, hosts=names) as shop:
         website_id, product_ids = add_website(db, shop, names[0], shop.product_paths_for(names[0]), rate=120)
         enqueue(db, website_id)
-        crawler = spawn(crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_PERSIST_BATCH="2"), until_idle=True)
+        crawler = spawn(crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_PERSIST_BATCH="2", PGAPPNAME="pgaway-crawler"),
+                        until_idle=True)
         wait_until(lambda: count_observations(db, product_ids) >= 2, 60, "the first results written")
         with psycopg.connect(services.admin_url, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
             try:
-                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                              "AND pid <> %s", (database, db.info.backend_pid))
+                cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE application_name = 'pgaway-crawler'").fetchone()[0]
+                assert cut >= 1  # the crawler's own connections only: the suite's others stay up
                 wait_until(lambda: "could not persist a batch; retrying" in crawler.tail(200_000), 60,
                            "a batch to find Postgres away")
             finally:
