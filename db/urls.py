@@ -54,8 +54,13 @@ def is_http_url(url: str) -> bool:
 
 
 def domain_of(url: str) -> str:
-    """The website's normalized domain: lower-case IDNA host without ``www.``, with a non-default port."""
-    parts = urlsplit(url_normalize(url.strip()))
+    """The website's normalized domain: lower-case IDNA host without ``www.``, with a non-default port.
+
+    ValueError when the host is no valid host name (IDNA refuses it: a bidi control, a label over 63)."""
+    try:
+        parts = urlsplit(url_normalize(url.strip()))
+    except UnicodeError as exc:  # url-normalize's IDNA encoding
+        raise ValueError(f"not a valid host name: {exc.__class__.__name__}") from None
     host = (parts.hostname or "").rstrip(".")
     if host.startswith("www."):
         host = host[4:]

@@ -102,6 +102,14 @@ def get_product(product_id):
 MAX_RANGE = timedelta(days=731)  # two years (one of them may be a leap year)
 
 
+def _minus_range(end: datetime) -> datetime:
+    """``end`` less the longest range, or the earliest time there is (``end`` in year 1)."""
+    try:
+        return end - MAX_RANGE
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
 class HistoryQuerySchema(ma.Schema):
     start = ma.fields.AwareDateTime(metadata={"description": "ISO 8601 with timezone; default: end minus 2 years"})
     end = ma.fields.AwareDateTime(metadata={"description": "ISO 8601 with timezone, exclusive; default: now"})
@@ -177,7 +185,7 @@ def history(args, product_id):
     Pages are keyset-paginated: pass `next_cursor` as `cursor` for the next page; any page costs the same.
     """
     end = args.get("end") or datetime.now(timezone.utc)
-    start = args.get("start") or end - MAX_RANGE
+    start = args.get("start") or _minus_range(end)
     if "start" in args and "end" not in args and end - start > MAX_RANGE:
         abort(400, message="Invalid request: see errors for each field",
               errors={"query": {"start": ["the range may span at most 2 years"]}})

@@ -78,7 +78,10 @@ class WebsiteCreateSchema(WebsiteSettingsSchema):
 
     @ma.validates_schema(skip_on_field_errors=True)
     def same_site(self, data, **_kwargs):
-        domains = {domain_of(url) for url in data["seed_urls"]}
+        try:
+            domains = {domain_of(url) for url in data["seed_urls"]}
+        except ValueError:
+            raise ma.ValidationError("a seed URL's host is not a valid host name", "seed_urls") from None
         if len(domains) > 1:
             raise ma.ValidationError(f"seed URLs must all be on one site, not {sorted(domains)}", "seed_urls")
 
