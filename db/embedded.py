@@ -87,10 +87,8 @@ class EmbeddedRedis:
 
         try:
             redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2).shutdown(save=True)
-        except (redis.ConnectionError, OSError):
-            pass  # it closed the connection as it went down
-        except redis.RedisError:
-            pass
+        except (redis.RedisError, OSError):
+            pass  # it closes the connection as it goes down
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._ping():
             time.sleep(0.05)

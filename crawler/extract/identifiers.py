@@ -26,7 +26,7 @@ import re
 
 import lxml.etree
 
-from .page import Page, body_texts, page_cached, text_of, texts_containing
+from .page import HIDDEN_TEXT_TAGS, XP_BODY, Page, page_cached, text_of, texts_containing
 from .product import normalize_gtin
 
 SPEC_TABLE_LEVELS = 3  # spec tables may sit below the buy box, in the product's article
@@ -60,8 +60,6 @@ _ID_HINT_RE = re.compile(
 )
 _VALUE_END_RE = re.compile(r"[〉)\]】）]+$")
 _XP_LABEL_ROWS = lxml.etree.XPath("descendant::tr[count(th|td) >= 2] | descendant::dt")
-_XP_BODY = lxml.etree.XPath("/html/body")
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "option"})
 
 # the URL's product id: "-1609583.html", "_12185160.html", "/M67296549.htm", "/p400105394.html"
 _URL_ID_RES = (
@@ -102,7 +100,7 @@ def _id_candidates(region):
     """Elements that may hold "Label: value". A Python walk: libxml2 is ~5x slower here."""
     for element in region.iter():
         tag = element.tag
-        if not isinstance(tag, str) or tag in _SKIP_TAGS:
+        if not isinstance(tag, str) or tag in HIDDEN_TEXT_TAGS:
             continue
         text = element.text
         if (text and _ID_HINT_RE.search(text)) or tag == "label":
@@ -176,7 +174,7 @@ def labelled(page: Page) -> tuple[str | None, str | None]:
     near += _line_ids(page, _heading_ancestor(page, LABEL_LINE_LEVELS))
     sku, gtin = _rank(near)
     if sku is None:
-        body = _XP_BODY(page.root)
+        body = XP_BODY(page.root)
         if body:
             far = [pair for pair in _line_ids(page, body[0]) if pair[0] == "sku"]
             sku = _rank(far)[0]
@@ -206,20 +204,6 @@ def identifiers(page: Page) -> tuple[str | None, str | None]:
     """(sku, gtin): labelled values first, then the URL's product id (see the module doc)."""
     sku, gtin = labelled(page)
     return sku or url_id(page), gtin
-
-
-@page_cached
-def visible_text(page: Page) -> str:
-    """The text of the page's body a person sees (no scripts, styles, templates)."""
-    return " ".join(" ".join(text for text, _element in body_texts(page)).split())
-
-
-_GTIN_LABEL_RE = re.compile(r"(?i)\b(?:ean|gtin|upc|isbn|barcode|jan)\b\W{0,12}\d{8,14}(?!\d)")
-
-
-def may_label_gtin(page: Page) -> bool:
-    """Whether the visible text labels a barcode with a number after it (cheap: the text is at hand)."""
-    return bool(_GTIN_LABEL_RE.search(visible_text(page)))
 
 
 def shown(page: Page, value: str | None) -> bool:

@@ -126,27 +126,9 @@ def page_cached(fn: Callable[["Page"], T]) -> Callable[["Page"], T]:
     return wrapper
 
 
-_XP_BODY = lxml.etree.XPath("/html/body")
-_HIDDEN_TEXT_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "option"})
-
-
-@page_cached
-def body_texts(page: "Page") -> list[tuple[str, Any]]:
-    """(text, element whose content it is) for every text node of the body a person sees (no
-    scripts, styles, templates), in document order; one walk shared by the stages that need it."""
-    body = _XP_BODY(page.root)
-    if not body:
-        return []
-    found = []
-    for element in body[0].iter():
-        tag = element.tag
-        if isinstance(tag, str) and element.text and tag not in _HIDDEN_TEXT_TAGS:
-            found.append((element.text, element))
-        if element.tail:
-            parent = element.getparent()
-            if parent is not None and parent.tag not in _HIDDEN_TEXT_TAGS:
-                found.append((element.tail, parent))
-    return found
+XP_BODY = lxml.etree.XPath("/html/body")
+#: elements whose text a person does not see as the page's
+HIDDEN_TEXT_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "option"})
 
 
 _XP_TEXTS_CONTAINING = lxml.etree.XPath(

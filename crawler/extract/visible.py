@@ -35,7 +35,7 @@ from decimal import Decimal
 
 import lxml.etree
 
-from .page import Page, class_and_id, clean_text, page_cached, text_of, texts_containing
+from .page import XP_BODY, Page, class_and_id, clean_text, page_cached, text_of, texts_containing
 from .prices import (
     availability_from_classes,
     availability_from_text,
@@ -285,7 +285,6 @@ def main_heading(page: Page):
 
 
 _TITLE_SEPARATORS_RE = re.compile(r"\s+[-|–—:]\s+|\s*[|｜]\s*")
-_XP_BODY = lxml.etree.XPath("/html/body")
 
 
 def _element_titled(page: Page):
@@ -296,7 +295,7 @@ def _element_titled(page: Page):
         for part in _TITLE_SEPARATORS_RE.split(clean_text(title)):
             if len(part) >= 4:
                 names.add(part)
-    body = _XP_BODY(page.root)
+    body = XP_BODY(page.root)
     if not names or not body:
         return None
     for raw, element in _texts(body[0]):
@@ -360,11 +359,13 @@ def _marked_as_price(element, levels: int = 3) -> bool:
 _NOT_STRUCK, _STRUCK_BY_CLASS, _STRUCK = 0, 1, 2
 
 
-def _struck(element, scope) -> int:
-    """Whether the price is shown as a former one: by a ``del``/``s`` tag, else by a class."""
+def _struck(element, scope, levels: int | None = None) -> int:
+    """Whether the price is shown as a former one: by a ``del``/``s`` tag, else by a class (looking up to
+    ``scope``, or ``levels`` ancestors)."""
     node = element
     found = _NOT_STRUCK
-    while node is not None and node is not scope:
+    while node is not None and node is not scope and levels != 0:
+        levels = None if levels is None else levels - 1
         if node.tag in _STRUCK_TAGS:
             return _STRUCK
         if found == _NOT_STRUCK and _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
@@ -517,13 +518,9 @@ def shows_amount_set_aside(page: Page, amount: Decimal) -> bool:
 
 
 def _set_aside(element) -> str | None:
-    node = element
-    for _ in range(3):
-        if node is None:
-            break
-        if node.tag in _STRUCK_TAGS or _OLD_PRICE_CLASS_RE.search(class_and_id(node)):
-            return "former"
-        node = node.getparent()
+    """Why the amount in ``element`` is not the price a buyer pays ("former", "before tax", "labelled"), if so."""
+    if _struck(element, None, levels=3):
+        return "former"
     labelled = f"{_label_before(element)} {text_of(element)[:2 * MAX_PRICE_TEXT]}"
     lowered = labelled.lower()
     if _BEFORE_TAX_RE.search(lowered):
