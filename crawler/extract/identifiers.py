@@ -26,6 +26,7 @@ import re
 
 import lxml.etree
 
+from . import markup
 from .page import HIDDEN_TEXT_TAGS, XP_BODY, Page, page_cached, text_of, texts_containing
 from .product import normalize_gtin
 
@@ -210,4 +211,4 @@ def shown(page: Page, value: str | None) -> bool:
     """Whether ``value`` appears in the page's visible text (within one text node)."""
     if not value or (page.has_source and str(value) not in page.source):
         return False  # not even in the markup (cheap)
-    return bool(texts_containing(page, str(value)))
+    return markup.shows(page, str(value)) or bool(texts_containing(page, str(value)))

@@ -131,11 +131,12 @@ def _quantity(text: str, availability: str | None) -> int | None:
 # --- Amazon ------------------------------------------------------------------------------
 
 # Cheap gates, looked for in the first characters of the page only (the head's first
-# scripts and links): Amazon's page furniture (its ``ue_*`` page metrics, its image
-# CDN, the AUI ``a-no-js`` class on <html>); eBay's static and image hosts. The product
-# markup that follows decides.
-_GATE_CHARS = 20000
-_AMAZON_GATE = ("ue_mid", "ue_sn", "images-amazon.com", "media-amazon.com")
+# scripts and links): Amazon's name (its image CDNs images-amazon.com / media-amazon.com
+# and its ``ue_*`` page metrics' scripts carry it), the AUI ``a-no-js`` class on <html>;
+# eBay's name (its static and image hosts). One substring each: every page pays for
+# these. The product markup that follows decides.
+_GATE_CHARS = 5000
+_AMAZON_GATE = "amazon"
 _AUI_CLASSES = frozenset({"a-no-js", "a-js"})
 _AMAZON_CONTAINERS = ("dp", "ppd", "dp-container")
 _AMAZON_TITLES = ("productTitle", "ebooksProductTitle", "btAsinTitle")
@@ -216,7 +217,7 @@ def _page_start(page: Page) -> str:
 
 def _amazon_page(page: Page) -> bool:
     start = _page_start(page)
-    if not any(marker in start for marker in _AMAZON_GATE) and not _AUI_CLASSES.intersection(
+    if _AMAZON_GATE not in start and not _AUI_CLASSES.intersection(
         (page.root.get("class") or "").split()
     ):
         return False
@@ -413,7 +414,7 @@ def extract_amazon(page: Page) -> Found | None:
 
 # --- eBay --------------------------------------------------------------------------------
 
-_EBAY_GATE = ("ebaystatic.com", "ebayimg.com")
+_EBAY_GATE = "ebay"
 _ITEM_ID_RE = re.compile(r"/itm/(?:[^/?#]*/)?(\d{9,15})(?:[/?#]|$)")
 _XP_EBAY_TITLE_TEXT = _xp("//h1[@id='itemTitle']/text()")
 _XP_EBAY_TITLE = _xp(
@@ -451,7 +452,7 @@ _EBAY_BUY_CONTROLS = ("binBtn_btn", "isCartBtn_btn", "bidBtn_btn")
 
 def _ebay_page(page: Page) -> bool:
     start = _page_start(page)
-    if not any(marker in start for marker in _EBAY_GATE):
+    if _EBAY_GATE not in start:
         return False
     if ebay_item_id(page) is None:
         return False

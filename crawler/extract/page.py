@@ -90,11 +90,14 @@ def _header(headers: dict | None, name: str) -> str | None:
     return None
 
 
-def decode_html(html: str | bytes, headers: dict | None = None) -> str:
+def _decoded(html: str | bytes, headers: dict | None) -> tuple[str, bytes | None]:
+    """The text, and the UTF-8 bytes of it when ``html`` already is them (so the parser need not have
+    the text encoded again): bytes that decoded as UTF-8 without a replacement character."""
     if isinstance(html, str):
-        return html
-    _encoding, text = html_to_unicode(_header(headers, "content-type"), html)
-    return text
+        return html, None
+    encoding, text = html_to_unicode(_header(headers, "content-type"), html)
+    utf8 = encoding in ("utf-8", "utf8") and "\ufffd" not in text
+    return text, html if utf8 else None
 
 
 def needs_dom_parser(text: str) -> bool:
@@ -102,9 +105,13 @@ def needs_dom_parser(text: str) -> bool:
     return "typeof=" in text or "vocab=" in text
 
 
-def parse_tree(text: str, *, dom: bool = False) -> lxml.html.HtmlElement:
-    """Parse HTML text once; never raises (empty or odd input gives an empty document)."""
-    data = b"<html></html>" if not text or text.isspace() else text.encode("utf-8", "replace")
+def parse_tree(text: str, *, dom: bool = False, utf8: bytes | None = None) -> lxml.html.HtmlElement:
+    """Parse HTML text once (from ``utf8``, its UTF-8 bytes, when given); never raises (empty or odd
+    input gives an empty document)."""
+    if not text or text.isspace():
+        data = b"<html></html>"
+    else:
+        data = utf8 if utf8 is not None else text.encode("utf-8", "replace")
     try:
         return lxml.html.document_fromstring(data, parser=_parser(dom))
     except (lxml.etree.ParserError, ValueError):
@@ -184,8 +191,8 @@ class Page:
     def from_html(
         cls, html: str | bytes, url: str, *, status: int = 200, headers: dict | None = None
     ) -> "Page":
-        text = decode_html(html, headers)
-        root = parse_tree(text, dom=needs_dom_parser(text))
+        text, utf8 = _decoded(html, headers)
+        root = parse_tree(text, dom=needs_dom_parser(text), utf8=utf8)
         return cls(root, url, source=text, status=status, headers=headers)
 
     @classmethod

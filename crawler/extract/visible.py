@@ -29,12 +29,14 @@ stock phrase near the title (en/de/fr/es/it/nl), else the buy button (disabled o
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 import lxml.etree
 
+from . import markup
 from .page import XP_BODY, Page, class_and_id, clean_text, page_cached, text_of, texts_containing
 from .prices import (
     availability_from_classes,
@@ -497,6 +499,8 @@ def shows_amount_set_aside(page: Page, amount: Decimal) -> bool:
     """A cheap look before :func:`main_price_shown`: does the page show ``amount`` only struck through,
     in an "old"-like element or after a label that says it is not the price (never plainly)?"""
     whole = str(int(amount))
+    if _plain_in_markup(page, whole):
+        return False  # the raw markup shows it plainly and nowhere set aside: no walk of the tree
     strong, before_tax, plain = False, False, []
     for raw in texts_containing(page, whole):
         element = raw.getparent()
@@ -515,6 +519,63 @@ def shows_amount_set_aside(page: Page, amount: Decimal) -> bool:
         return not plain  # shown both before and with tax at one amount ("excl. tax £26.08 / incl. tax £26.08")
     # shown plainly in the page's own content: a price the page shows (exclusion is the dear part: last)
     return strong and not any(not is_excluded(page, element) for element in plain)
+
+
+#: how far before an amount, in the raw markup, what sets it aside would be (a del/s tag, an "old"
+#: class on the element or its parents, a label)
+_MARKUP_WINDOW = 400
+_MARKUP_STRUCK_RE = re.compile(r"<(?:del|s|strike)[\s>/]", re.IGNORECASE)
+#: a class or id (of the lower-cased markup) that says "old price" (:data:`_OLD_PRICE_CLASS_RE`'s words)
+_MARKUP_OLD_CLASS_RE = re.compile(rf"""(?:class|id)\s*=\s*["']?[^"'<>]*?(?:{_OLD_PRICE_CLASS_RE.pattern})""")
+_MARKUP_TAG_RE = re.compile(r"<[^>]*>")
+_MARKUP_HEADING_END_RE = re.compile(r"</h[1-6]\s*>", re.IGNORECASE)
+#: where an element's own text ends, near enough: the next block's start or end
+_MARKUP_BLOCK_RE = re.compile(
+    r"</?(?:p|div|li|tr|td|th|h[1-6]|dd|dt|dl|section|article|ul|ol|table|br)\b", re.IGNORECASE
+)
+
+
+def _plain_in_markup(page: Page, whole: str) -> bool:
+    """:func:`shows_amount_set_aside`'s own cheap look, on the raw markup: the body's text shows ``whole``
+    somewhere with nothing near it that could set it aside, and nowhere more than after a before-tax
+    label. Near is :data:`_MARKUP_WINDOW` characters of markup before the amount (any del/s tag or
+    "old" class there, not only the ancestors'), the text back to the last heading (40 characters, or
+    160 for the tail of a child, whose element's text starts earlier) and the amount's own text. So
+    "plainly" here is plainly for the tree too, but for an element whose start or label lies further
+    back; anything unclear is False (the tree decides)."""
+    try:
+        occurrences = list(markup.text_occurrences(page, whole))
+    except markup.Unsure:
+        return False
+    source = page.source
+    body = markup.body_start(page)
+    plain = False
+    for position, text_start, text_end, first in occurrences:
+        if text_end - text_start > 2 * MAX_PRICE_TEXT:
+            if "&" in source[text_start:text_end]:
+                return False  # entities: the tree's text may be short enough to be looked at
+            continue  # a sentence, not a price (the tree's look skips it too)
+        before = source[max(body, position - _MARKUP_WINDOW) : position]
+        if _MARKUP_STRUCK_RE.search(before) or _MARKUP_OLD_CLASS_RE.search(before.lower()):
+            return False
+        cut = len(before) - (position - text_start)
+        leading = before[:cut] if cut > 0 else ""
+        headings = [match.end() for match in _MARKUP_HEADING_END_RE.finditer(leading)]
+        label = clean_text(_MARKUP_TAG_RE.sub(" ", leading[headings[-1] if headings else 0 :]))
+        label = label[-40:] if first else label[-(40 + 2 * MAX_PRICE_TEXT) :]
+        after = source[text_start : text_start + 2 * MAX_PRICE_TEXT]
+        block = _MARKUP_BLOCK_RE.search(after)
+        own = clean_text(_MARKUP_TAG_RE.sub(" ", after[: block.start()] if block else after))
+        labelled = f"{label} {own}"
+        if "&" in labelled:
+            labelled = html.unescape(labelled)
+        lowered = labelled.lower()
+        if _BEFORE_TAX_RE.search(lowered):
+            continue  # before tax: neither plain nor set aside for good
+        if _NOT_PRICE_RE.search(lowered) or has_was_words(labelled):
+            return False
+        plain = True
+    return plain
 
 
 def _set_aside(element) -> str | None:
