@@ -34,6 +34,8 @@ _VARIANT_PARAMS = ("variant", "variant_id", "sku", "pid")
 _VARIANT_PREFIXES = ("attribute_",)  # WooCommerce: ?attribute_pa_size=large
 
 _XP_HEAD_META = lxml.etree.XPath("/html/head/meta | /html/meta")
+#: characters after which urljoin does more than put a path after the origin
+_URL_ODD = frozenset("?#\\;%\t\n\r")
 _XP_CANONICAL = lxml.etree.XPath(
     "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONICAL', 'canonical')), ' '),"
     " ' canonical ')]/@href"
@@ -300,12 +302,26 @@ class Page:
         except KeyError:
             pass
         try:
-            url = urljoin(self.base_url, href.strip())
+            url = self._joined(href.strip())
             url = url if url.isascii() and " " not in url else safe_url_string(url)
         except ValueError:  # "http://[broken", a non-numeric port, ...
             url = None
         memo[href] = url
         return url
+
+    def _joined(self, href: str) -> str:
+        """``urljoin(base_url, href)``; a path from the root with no dot segment, query or fragment (an
+        offer's ``/p/lamp.html``) is put after the base's origin without parsing both again."""
+        if href.startswith("/") and not href.startswith("//") and "/." not in href and not _URL_ODD.intersection(href):
+            origin = self._origin
+            if origin:
+                return origin + href
+        return urljoin(self.base_url, href)
+
+    @cached_property
+    def _origin(self) -> str | None:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
     @cached_property
     def canonical_url(self) -> str | None:
