@@ -417,3 +417,29 @@ def test_postgres_away_mid_crawl_loses_nothing(db, crawl_env, spawn, services):
     assert observation_counts(db, product_ids) == {pid: 1 for pid in product_ids}
     [run] = runs_of(db, website_id)
     assert (run["status"], run["products_ok"], run["error_message"]) == ("succeeded", 20, None), run
+
+
+# -- #12 (8): a render_js crawl stopped mid-page leaves no browser and no proxy behind ----------------------------
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="Debian's chromium is not installed")
+def test_ctrl_c_mid_render_js_crawl_leaves_no_browser_behind(db, crawl_env, spawn):
+    import psutil
+
+    [host] = hosts("browser", 1)
+    with Shop.generated(n_products=3, hosts=[host]) as shop:
+        paths = shop.product_paths_for(host)
+        for path in paths:
+            shop.set_hang(path, host=host)   # the browser waits on the page when the signal comes
+        website_id, _ids = add_website(db, shop, host, paths)
+        db.execute("UPDATE websites SET render_js = true WHERE id = %s", (website_id,))
+        enqueue(db, website_id)
+        crawler = spawn(crawler_env(OBSRV_DOWNLOAD_TIMEOUT="60", OBSRV_CRAWL_STOP_GRACE_SECONDS="0.5"))
+        wait_until(lambda: any(h == host and p in paths for _t, h, _m, p in shop.requests), timeout=60,
+                   message=f"the browser's first page request\n{crawler.tail()}")
+        family = psutil.Process(crawler.pid).children(recursive=True)
+        assert any("chrom" in p.name().lower() for p in family), [p.name() for p in family]
+        crawler.send(signal.SIGINT)
+        assert crawler.wait(20) == 0, crawler.tail()
+        _gone, alive = psutil.wait_procs(family, timeout=10)
+        assert alive == [], [(p.pid, p.name()) for p in alive]
+    [run] = runs_of(db, website_id)
+    assert run["status"] == "cancelled", run

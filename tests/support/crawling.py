@@ -18,12 +18,14 @@ from db.queries import work as work_q
 from tests.conftest import ROOT
 
 
-def run_crawler(*, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    """One crawler process until no crawl work is due; fails loudly if it did not end well."""
+def run_crawler(*, timeout: float = 300, env: dict | None = None, module: str = "crawler") -> subprocess.CompletedProcess:
+    """One crawler process until no crawl work is due; fails loudly if it did not end well.
+
+    ``module``: ``tests.support.outside`` runs it with a public side to the world (see there)."""
     env = env or dict(os.environ)
     if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
         env["OBSRV_LOG_LEVEL"] = os.environ["OBSRV_TEST_CRAWLER_LOG"]
-    result = subprocess.run([sys.executable, "-m", "crawler", "--until-idle"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", module, "--until-idle"], cwd=ROOT, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
