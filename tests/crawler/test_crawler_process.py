@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from tests.conftest import ROOT
 from tests.support.crawling import run_crawler
 from tests.support.factories import approve_products, make_website
 from tests.support.shop import Shop
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,18 +36,6 @@ FINISHED = ("succeeded", "partially_failed", "failed", "cancelled")
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
-def wait_until(predicate, timeout: float = 30, message: str = "condition", interval: float = 0.1):
-    """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
-
-
 class CrawlerProcess:
     """`python -m crawler [--until-idle]` in its own process group; its stderr kept in a file for failures."""
 

@@ -16,6 +16,7 @@ import pytest
 from parsel import Selector
 
 from tests.support.shop import Shop
+from tests.support.waiting import wait_until
 
 HOSTS = ["shop00.test", "shop01.test", "shop02.test"]
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -470,7 +471,7 @@ def test_hang_does_not_block_other_requests(fresh_books):
 
     t = threading.Thread(target=hang_request)
     t.start()
-    time.sleep(0.05)
+    wait_until(lambda: any(r[3] == "/hang" for r in shop.requests), timeout=5, message="/hang to be pending")
     c = Client(shop, timeout=2)
     start = time.monotonic()
     for path in shop.product_paths[:5]:
@@ -509,7 +510,7 @@ def test_stop_frees_the_port():
     shop.set_hang("/hang")
     hanging = socket.create_connection(("127.0.0.1", port))
     hanging.sendall(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.05)
+    wait_until(lambda: any(r[3] == "/hang" for r in shop.requests), timeout=5, message="/hang to be pending")
     start = time.monotonic()
     shop.stop()
     assert time.monotonic() - start < 2
