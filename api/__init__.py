@@ -12,7 +12,7 @@ import swagger_ui_bundle
 from flask import Flask, g, send_from_directory
 from flask_limiter import Limiter
 
-from api import guard, logs, ratelimit
+from api import body, guard, logs, ratelimit
 from api.auth import Authenticator
 from api.deps import pool, redis_client
 from api.errors import ObsrvApi
@@ -60,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     swagger_static._obsrv_public = True
 
     logs.init_app(app)                              # request id first: every later hook logs with it
+    body.init_app(app)                              # the whole body, in bounded time, before anyone reads it
     guard.init_app(app)                             # input no view can store: a 400 before anything runs
     authenticator = Authenticator(app, pool, redis_client)  # before the limiter: it counts per key
     Limiter(

@@ -3,6 +3,17 @@
 Bind address and worker count come from OBSRV_HOST / OBSRV_PORT /
 OBSRV_API_WORKERS / OBSRV_API_THREADS; logs are JSON lines like every other
 process's.
+
+The worker class is gevent (OBSRV_API_WORKER_CLASS): each connection is a greenlet, so a client that
+sends its request slowly holds a greenlet, not one of a few threads, and the worker goes on serving
+everyone else. gevent's worker reads a request's line and headers under a timeout of ``keepalive``
+seconds (OBSRV_API_HEADER_TIMEOUT), after which the connection is closed; the app reads the body
+under OBSRV_API_BODY_TIMEOUT (api/body.py). gthread gives each connection being read a thread that
+blocks until the request is complete: 8 slowly sent requests stop 2 workers x 4 threads.
+
+gevent monkey-patches the worker (sockets, threads, select) before it imports the app; psycopg 3
+sees the patched ``select`` and waits cooperatively (psycopg.waiting), and redis-py's and the pool's
+sockets and threads are the patched ones. Nothing here may import them in the master.
 """
 
 from db.settings import load_settings
@@ -11,8 +22,11 @@ _settings = load_settings()
 
 bind = f"{_settings['OBSRV_HOST']}:{_settings['OBSRV_PORT']}"
 workers = _settings["OBSRV_API_WORKERS"]
-worker_class = "gthread"            # keep-alive, and threads share one pool per worker
-threads = _settings["OBSRV_API_THREADS"]
+worker_class = _settings["OBSRV_API_WORKER_CLASS"]   # gevent: a greenlet per connection (see above)
+threads = _settings["OBSRV_API_THREADS"]              # gthread only
+worker_connections = _settings["OBSRV_API_CONNECTIONS"]
+# gevent: also the time a request line + headers may take; 0 would mean no keep-alive and no such bound
+keepalive = max(1, _settings["OBSRV_API_HEADER_TIMEOUT"])
 graceful_timeout = 10
 timeout = 60
 control_socket_disable = True      # two checkouts side by side must not share ~/.gunicorn/gunicorn.ctl
@@ -28,3 +42,14 @@ logconfig_dict = {
         "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def post_worker_init(worker):
+    """Under gevent, say so loudly if psycopg waits in C: it chooses how to wait when first imported, and
+    an import before the worker's monkey-patching (in the master, or with preload_app) would make every
+    query block the whole worker."""
+    if worker_class == "gevent":
+        import psycopg.waiting
+
+        if psycopg.waiting.wait is getattr(psycopg.waiting, "wait_c", None):
+            worker.log.error("psycopg was imported before gevent patched this worker: queries block the worker")

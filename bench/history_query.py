@@ -59,10 +59,11 @@ from db.embedded import servers  # noqa: E402
 from db.redis_client import get_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
+from db.settings import load_settings  # noqa: E402
 from scheduler.lifecycle import aggregate_completed_months  # noqa: E402
 
 DENSE = 10
-WORKERS, THREADS = 2, 4  # gunicorn workers and gthread threads, for the API and the baseline alike
+WORKERS, THREADS = 2, 4  # gunicorn workers (and gthread threads, if chosen), for the API and the baseline alike
 BARE_APP = '''
 import json
 import os
@@ -371,7 +372,8 @@ def main() -> int:
                   f"(range {min(paired):.2f}-{max(paired):.2f}; all rounds "
                   f"{phase['results'][first_name]['rps'] / phase['results'][bare_name]['rps']:.2f}){verdict}")
         print(f"({args.requests} requests per scenario and phase in {args.rounds} alternating rounds; gunicorn "
-              f"{WORKERS} workers x {THREADS} gthread threads; {data['rows']:,} observations)")
+              f"{WORKERS} workers, {load_settings(env)['OBSRV_API_WORKER_CLASS']} worker class (OBSRV_API_WORKER_CLASS); "
+              f"{data['rows']:,} observations)")
         return 0
     finally:
         for proc in procs:
