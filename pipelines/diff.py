@@ -24,10 +24,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.vocabulary import BUYER_STATE
 from crawler.items import ObservationItem
-
-BUYER_STATE = {"InStock": "in_stock", "LimitedAvailability": "in_stock", "OutOfStock": "out_of_stock",
-               "Discontinued": "out_of_stock", "PreOrder": "preorder", "BackOrder": "backorder"}
 
 
 def price_change(notified: dict, item, threshold_pct: Decimal) -> dict | None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from core.vocabulary import AVAILABILITY, MAX_PRICE
 from crawler.items import CandidateItem, ProductFields
 from db.urls import canonical_url, is_http_url
 
-AVAILABILITY = {"InStock", "OutOfStock", "PreOrder", "BackOrder", "LimitedAvailability", "Discontinued"}
 CURRENCY_RE = re.compile(r"[A-Z]{3}")
-MAX_PRICE = Decimal("1e12")
 GTIN_RE = re.compile(r"\d{8}|\d{12,14}")
 MAX_OFFERS = 100  # a product page with more variants keeps its first hundred (and the reported one)
 

@@ -15,12 +15,12 @@ from flask_smorest import abort
 from api.auth import Blueprint
 from api.deps import pool
 from api.pagination import page
+from core.vocabulary import AVAILABILITY
 from db.partitions import add_months
 from db.queries import history as history_q
 from db.queries import products as q
 
 blp = Blueprint("products", __name__, url_prefix="/v1/products", description="Watched products")
-AVAILABILITY = ("InStock", "OutOfStock", "PreOrder", "BackOrder", "LimitedAvailability", "Discontinued")
 
 
 class OfferSchema(ma.Schema):

@@ -58,18 +58,13 @@ from babel.core import get_global
 from babel.numbers import get_currency_precision, get_territory_currencies
 from price_parser import Price
 
+from core.vocabulary import AVAILABILITY, MAX_PRICE
+
 #: availability vocabulary (schema.org ItemAvailability names)
-AVAILABILITY_VALUES = (
-    "InStock",
-    "OutOfStock",
-    "PreOrder",
-    "BackOrder",
-    "LimitedAvailability",
-    "Discontinued",
-)
+AVAILABILITY_VALUES = AVAILABILITY
 
 # Prices outside (0, MAX_AMOUNT) are garbage ("0", "call us" parsed as digits, ids).
-MAX_AMOUNT = Decimal("1000000000")
+MAX_AMOUNT = MAX_PRICE
 MAX_AMOUNT_DIGITS = 12
 
 # --- currencies: CLDR data (Babel) ------------------------------------------------

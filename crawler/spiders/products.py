@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from core.vocabulary import SOLD_OUT
 from crawler.errors import classify_failure
 from crawler.items import ObservationItem
 from crawler.spiders.base import Crawl
@@ -12,7 +13,6 @@ from crawler.spiders.base import Crawl
 log = logging.getLogger("obsrv.crawl")
 
 #: availabilities under which a page may rightly show no price
-SOLD_OUT = frozenset({"OutOfStock", "Discontinued", "SoldOut"})
 
 
 class ProductCrawl(Crawl):
