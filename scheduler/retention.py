@@ -1,4 +1,4 @@
-"""Data lifecycle: monthly statistics, then retention.
+"""Data retention and monthly statistics (the website lifecycle is scheduler.lifecycle).
 
 - Every completed month's ``product_statistics`` are aggregated from its observations (once, and again
   before its partition is dropped, so late writes are counted).
