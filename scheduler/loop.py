@@ -39,8 +39,8 @@ from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
 from db.redis_client import get_redis
+from scheduler.lifecycle import schedule_next, settle
 from scheduler.retention import aggregate_completed_months, apply_retention
-from scheduler.outcomes import settle
 
 log = logging.getLogger("obsrv.scheduler")
 HEARTBEAT_KEY = "obsrv:scheduler:heartbeat"
@@ -98,7 +98,7 @@ class Scheduler:
                                         run_after=now + timedelta(seconds=delay))
                 if job_id:
                     queued.append(job_id)
-                websites_q.set_next_crawl(conn, website["id"], websites_q.next_run(website["schedule"], max(now, slot)))
+                schedule_next(conn, website, max(now, slot))
         return queued
 
     def reap_dead_crawls(self) -> list[int]:
