@@ -29,6 +29,19 @@ def parse_overrides(value) -> dict[str, str]:
     return overrides
 
 
+def pinned_address(overrides: dict[str, str], name: str) -> str | None:
+    """The address ``OBSRV_DNS_OVERRIDES`` pins this name to (``*.zone`` pins every name under it), if any."""
+    name = name.lower().rstrip(".")
+    if name in overrides:
+        return overrides[name]
+    labels = name.split(".")
+    for i in range(1, len(labels)):
+        address = overrides.get("*." + ".".join(labels[i:]))
+        if address:
+            return address
+    return None
+
+
 class TargetRefusedError(DNSLookupError):
     """The name resolves, but to an address Obsrv must not fetch."""
 
@@ -57,15 +70,7 @@ class GuardedResolver(CachingThreadedResolver):
         return address
 
     def pinned(self, name: str) -> str | None:
-        name = name.lower()
-        if name in self.overrides:
-            return self.overrides[name]
-        labels = name.split(".")
-        for i in range(1, len(labels)):
-            address = self.overrides.get("*." + ".".join(labels[i:]))
-            if address:
-                return address
-        return None
+        return pinned_address(self.overrides, name)
 
     def getHostByName(self, name, timeout=()):
         pinned = self.pinned(name)

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from tests.conftest import ROOT
 from tests.support.crawling import run_crawler
 from tests.support.factories import approve_products, make_website
 from tests.support.shop import Shop
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,18 +36,6 @@ FINISHED = ("succeeded", "partially_failed", "failed", "cancelled")
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
-def wait_until(predicate, timeout: float = 30, message: str = "condition", interval: float = 0.1):
-    """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
-
-
 class CrawlerProcess:
     """`python -m crawler [--until-idle]` in its own process group; its stderr kept in a file for failures."""
 
@@ -417,3 +405,29 @@ def test_postgres_away_mid_crawl_loses_nothing(db, crawl_env, spawn, services):
     assert observation_counts(db, product_ids) == {pid: 1 for pid in product_ids}
     [run] = runs_of(db, website_id)
     assert (run["status"], run["products_ok"], run["error_message"]) == ("succeeded", 20, None), run
+
+
+# -- #12 (8): a render_js crawl stopped mid-page leaves no browser and no proxy behind ----------------------------
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="Debian's chromium is not installed")
+def test_ctrl_c_mid_render_js_crawl_leaves_no_browser_behind(db, crawl_env, spawn):
+    import psutil
+
+    [host] = hosts("browser", 1)
+    with Shop.generated(n_products=3, hosts=[host]) as shop:
+        paths = shop.product_paths_for(host)
+        for path in paths:
+            shop.set_hang(path, host=host)   # the browser waits on the page when the signal comes
+        website_id, _ids = add_website(db, shop, host, paths)
+        db.execute("UPDATE websites SET render_js = true WHERE id = %s", (website_id,))
+        enqueue(db, website_id)
+        crawler = spawn(crawler_env(OBSRV_DOWNLOAD_TIMEOUT="60", OBSRV_CRAWL_STOP_GRACE_SECONDS="0.5"))
+        wait_until(lambda: any(h == host and p in paths for _t, h, _m, p in shop.requests), timeout=60,
+                   message=f"the browser's first page request\n{crawler.tail()}")
+        family = psutil.Process(crawler.pid).children(recursive=True)
+        assert any("chrom" in p.name().lower() for p in family), [p.name() for p in family]
+        crawler.send(signal.SIGINT)
+        assert crawler.wait(20) == 0, crawler.tail()
+        _gone, alive = psutil.wait_procs(family, timeout=10)
+        assert alive == [], [(p.pid, p.name()) for p in alive]
+    [run] = runs_of(db, website_id)
+    assert run["status"] == "cancelled", run

@@ -6,60 +6,35 @@ stock change only when the offer the product reports changes, never because anot
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.crawler.extract.conftest import CASES_DIR
-from tests.support.crawling import run_crawl
-from tests.support.factories import approve_products, make_website
+from tests.support.crawling import baseline_crawled, run_crawl
+from tests.support.page_server import PageServer
 
 PATH = "/ie/ribbed-wool-beanie-forest-green-2207.html"
 PAGE = (CASES_DIR / "jsonld_product_group_sizes.html").read_text(encoding="utf-8")
 
 
-class SizesPage:
+class SizesPage(PageServer):
     """The recorded beanie page (sizes S, M, L; S sold out) on 127.0.0.1, with the sizes sold out that a
     test says; the query string (``?size=L``) is the shop's business, the page is the same."""
 
+    path = PATH
+
     def __init__(self):
         self.sold_out: set[str] = set()
-        self.hits = 0
-        owner = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                if self.path == "/robots.txt":
-                    body = b"User-agent: *\n"
-                else:
-                    owner.hits += 1
-                    body = owner.html(self.server.server_address[1]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{PATH}"
-
-    def html(self, port: int) -> str:
+    def render(self, port: int) -> str:
         html = PAGE.replace("https://cnocknitwear.example", f"http://127.0.0.1:{port}")
         for size in self.sold_out:
             start = html.index(f'"size": "{size}",\n     "offers": {{')
             end = html.index("}}", start)
             html = html[:start] + html[start:end].replace("schema.org/InStock", "schema.org/OutOfStock") + html[end:]
         return html
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -75,9 +50,7 @@ def events_of(db, product_id):
 
 
 def test_offers_are_stored_and_only_the_reported_offer_alerts(db, crawl_env, page):
-    website_id = make_website(db, [page.url], status="active")
-    plain, large = approve_products(db, website_id, [page.url, page.url + "?size=L"])
-    assert run_crawl(website_id, "baseline")["status"] == "succeeded"
+    website_id, (plain, large) = baseline_crawled(db, [page.url, page.url + "?size=L"])
 
     rows = {r["id"]: r for r in db.execute(
         "SELECT id, price, availability, sku, list_price, offers, sources FROM products WHERE website_id = %s",

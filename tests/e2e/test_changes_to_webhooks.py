@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from scheduler.loop import Scheduler
 from tests.conftest import ROOT, bearer
 from tests.support.receiver import Receiver
 from tests.support.shop import Shop
+from tests.support.waiting import wait_until, webhooks_settled
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -55,20 +55,10 @@ class Worker:
             proc.wait(30)
 
 
-def wait_until(predicate, timeout=120, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
-
-
 def crawl_now(api, key, website_id):
     """POST /crawl; the crawl before it may still be closing (409)."""
     return wait_until(lambda: api.post(f"/v1/websites/{website_id}/crawl", headers=bearer(key)).status_code == 202,
-                      timeout=30, message="the crawl endpoint to accept")
+                      timeout=30, message="the crawl endpoint to accept", interval=0.2)
 
 
 def crawls_done(db, website_id, count):
@@ -80,19 +70,20 @@ def test_changes_reach_the_receiver_signed_and_once(make_app, new_client, servic
     client_id, key = new_client()
     secret = webhooks_q.signing_secrets(db, client_id)[0]
     api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_ALLOW_HTTP_WEBHOOKS=True).test_client()
+    redis = get_redis(services.redis_url)
     worker = Worker(services)
     try:
         with Shop.books() as shop, Receiver() as receiver:
             website_id = api.post("/v1/websites", headers=bearer(key), json={
                 "name": "Books", "seed_urls": [shop.url("/")], "webhook_url": receiver.url,
                 "price_threshold_pct": 5}).get_json()["id"]
-            wait_until(lambda: crawls_done(db, website_id, 1), message="discovery")
+            wait_until(lambda: crawls_done(db, website_id, 1), message="discovery", timeout=120)
             candidates = api.get(f"/v1/websites/{website_id}/discovered-products?page_size=3",
                                  headers=bearer(key)).get_json()
             a, b, c = candidates
             assert api.post(f"/v1/websites/{website_id}/approve-products", headers=bearer(key),
                             json={"product_ids": [a["id"], b["id"], c["id"]]}).status_code == 202
-            wait_until(lambda: crawls_done(db, website_id, 2), message="baseline")
+            wait_until(lambda: crawls_done(db, website_id, 2), message="baseline", timeout=120)
             assert receiver.received == []  # the baseline alerts no one
 
             path = {p["id"]: p["url"].split(str(shop.port), 1)[1] for p in (a, b, c)}
@@ -101,9 +92,11 @@ def test_changes_reach_the_receiver_signed_and_once(make_app, new_client, servic
             shop.set_price(path[c["id"]], (Decimal(c["price"]) * Decimal("1.01")).quantize(Decimal("0.01")))  # +1%
 
             crawl_now(api, key, website_id)
-            wait_until(lambda: crawls_done(db, website_id, 3), message="the crawl after the change")
+            wait_until(lambda: crawls_done(db, website_id, 3), message="the crawl after the change", timeout=120)
             received = receiver.wait_for(2, timeout=60)
-            time.sleep(1.5)
+            # nothing more is on its way: every event of the website settled, no delivery job left
+            wait_until(lambda: webhooks_settled(db, redis, website_id), timeout=60,
+                       message="every change event delivered and the webhooks queue idle")
             assert len(receiver.received) == 2, receiver.events()
             events = {e["product"]["id"]: e for e in receiver.events()}
             assert set(events) == {a["id"], b["id"]}
@@ -121,8 +114,11 @@ def test_changes_reach_the_receiver_signed_and_once(make_app, new_client, servic
 
             # a second crawl with no change sends nothing
             crawl_now(api, key, website_id)
-            wait_until(lambda: crawls_done(db, website_id, 4), message="the crawl without change")
-            time.sleep(1.5)
+            wait_until(lambda: crawls_done(db, website_id, 4), message="the crawl without change", timeout=120)
+            # had the crawl written an event it would be in the outbox by now (its results are written before
+            # its run closes): wait until the outbox and the queue have nothing left, then count
+            wait_until(lambda: webhooks_settled(db, redis, website_id), timeout=60,
+                       message="every change event delivered and the webhooks queue idle")
             assert len(receiver.received) == 2
         deliveries = api.get(f"/v1/websites/{website_id}/webhook-deliveries", headers=bearer(key)).get_json()
         assert len(deliveries) == 2 and all(d["success"] for d in deliveries)
@@ -160,7 +156,7 @@ def test_worker_killed_mid_delivery_and_redis_flushed_loses_nothing(new_client, 
                 scheduler.sweep_outbox()
                 return db.execute("SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND "
                                   "delivered_at IS NOT NULL", (events,)).fetchone()["n"] == len(events)
-            wait_until(all_delivered, timeout=90, message="every event delivered after the restart")
+            wait_until(all_delivered, timeout=90, message="every event delivered after the restart", interval=0.2)
         finally:
             worker.stop()
     uids = {str(r["uid"]) for r in db.execute("SELECT uid FROM change_events WHERE id = ANY(%s)",

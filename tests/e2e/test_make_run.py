@@ -25,6 +25,7 @@ import requests
 from rq import Worker
 
 from tests.conftest import ROOT, bearer
+from tests.support.waiting import wait_until
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -60,16 +61,14 @@ class Service:
         return Path(self.log.name).read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             assert self.proc.poll() is None, f"make run exited early:\n{self.output()}"
             try:
-                if requests.get(self.base + "/health/ready", timeout=2).status_code == 200:
-                    return
+                return requests.get(self.base + "/health/ready", timeout=2).status_code == 200
             except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"not ready in {timeout}s:\n{self.output()}")
+                return False
+
+        wait_until(ready, timeout, lambda: f"/health/ready:\n{self.output()}", interval=0.3)
 
     def processes(self) -> list[psutil.Process]:
         """The runner, its descendants, and the servers it started (postgres daemonizes)."""
@@ -136,9 +135,8 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
 
     # the webhook worker listens on its queue only, the crawler runs, the scheduler ticks
     conn = redis.Redis.from_url(services_a["REDIS_URL"])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (Worker.all(connection=conn) and conn.exists("obsrv:scheduler:heartbeat")):
-        time.sleep(0.3)
+    wait_until(lambda: Worker.all(connection=conn) and conn.exists("obsrv:scheduler:heartbeat"), 30,
+               lambda: f"the webhook worker and the scheduler's heartbeat:\n{a.output()}", interval=0.3)
     workers = Worker.all(connection=conn)
     assert len(workers) == 1 and workers[0].queue_names() == ["webhooks"]
     assert any("crawler" in p.cmdline() for p in a.processes()), "no crawler process"
@@ -172,14 +170,10 @@ def _running_discovery(service: Service, shop, key_env: dict) -> str:
         "name": "slow shop", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 6})
     assert created.status_code == 202, created.text
     database_url = json.loads((service.run_dir / "services.json").read_text())["DATABASE_URL"]
-    deadline = time.monotonic() + 60
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT pages_fetched FROM crawl_runs WHERE status = 'running'").fetchone()
-            if row is not None:
-                return database_url
-            time.sleep(0.3)
-    raise AssertionError(f"the discovery never started:\n{service.output()}")
+        wait_until(lambda: conn.execute("SELECT pages_fetched FROM crawl_runs WHERE status = 'running'").fetchone(),
+                   60, lambda: f"the discovery to start:\n{service.output()}", interval=0.3)
+    return database_url
 
 
 def test_ctrl_c_mid_crawl_stops_everything_and_the_next_start_takes_the_crawl_up(tmp_path):
@@ -208,13 +202,9 @@ def test_ctrl_c_mid_crawl_stops_everything_and_the_next_start_takes_the_crawl_up
             with psycopg.connect(database_url, autocommit=True) as conn:
                 first_run = conn.execute("SELECT status FROM crawl_runs ORDER BY id LIMIT 1").fetchone()
                 assert first_run == ("cancelled",)
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:  # the handed-back discovery is taken up again
-                    if conn.execute("SELECT count(*) FROM crawl_runs WHERE status = 'running'").fetchone()[0]:
-                        break
-                    time.sleep(0.3)
-                else:
-                    raise AssertionError(f"discovery not taken up again:\n{second.output()}")
+                wait_until(  # the handed-back discovery is taken up again
+                    lambda: conn.execute("SELECT count(*) FROM crawl_runs WHERE status = 'running'").fetchone()[0],
+                    60, lambda: f"the discovery to be taken up again:\n{second.output()}", interval=0.3)
             services_now = json.loads((run_dir / "services.json").read_text())
             assert redis.Redis.from_url(services_now["REDIS_URL"]).ping()
         finally:

@@ -2,58 +2,33 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.support.crawling import run_crawl
-from tests.support.factories import approve_products, make_website
+from tests.support.crawling import baseline_crawled, run_crawl
+from tests.support.page_server import PageServer
 from tests.support.shop import fixtures_dir
 
 PAGE = (fixtures_dir() / "books-toscrape" / "catalogue" / "a-light-in-the-attic_1000" / "index.html").read_text()
 
 
-class FlakyPage:
+class FlakyPage(PageServer):
     """Serves the product page with the prices given, one per request, the last one from then on."""
+
+    path = "/p/attic.html"
 
     def __init__(self, *prices: str):
         self.prices = list(prices)
-        self.hits = 0
-        owner = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                if self.path == "/robots.txt":
-                    body = b"User-agent: *\n"
-                else:
-                    owner.hits += 1
-                    price = owner.prices.pop(0) if len(owner.prices) > 1 else owner.prices[0]
-                    body = PAGE.replace("£51.77", f"£{price}").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/p/attic.html"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def render(self, port: int) -> str:
+        price = self.prices.pop(0) if len(self.prices) > 1 else self.prices[0]
+        return PAGE.replace("£51.77", f"£{price}")
 
 
 def baseline(db, page):
-    website_id = make_website(db, [page.url], status="active")
-    db.execute("UPDATE websites SET webhook_url = 'http://127.0.0.1:9/hook' WHERE id = %s", (website_id,))
-    [product] = approve_products(db, website_id, [page.url])
-    assert run_crawl(website_id, "baseline")["status"] == "succeeded"
+    website_id, [product] = baseline_crawled(db, [page.url], webhook_url="http://127.0.0.1:9/hook")
     return website_id, product
 
 

@@ -2,7 +2,8 @@
 
 ``run_crawl(website_id, kind)`` queues the crawl as the API or the scheduler would, runs a crawler
 process with ``--until-idle`` in the test's environment (crawl_env) until no work is due, and returns
-what became of that work: its last crawl run, or why none ran.
+what became of that work: its last crawl run, or why none ran. ``baseline_crawled(db, urls)`` is the
+usual start of a crawl test: an active website watching those products, its baseline crawled.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from psycopg.rows import dict_row
 
 from db.queries import work as work_q
 from tests.conftest import ROOT
+from tests.support.factories import approve_products, make_website
 
 
-def run_crawler(*, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    """One crawler process until no crawl work is due; fails loudly if it did not end well."""
+def run_crawler(*, timeout: float = 300, env: dict | None = None, module: str = "crawler") -> subprocess.CompletedProcess:
+    """One crawler process until no crawl work is due; fails loudly if it did not end well.
+
+    ``module``: ``tests.support.outside`` runs it with a public side to the world (see there)."""
     env = env or dict(os.environ)
     if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
         env["OBSRV_LOG_LEVEL"] = os.environ["OBSRV_TEST_CRAWLER_LOG"]
-    result = subprocess.run([sys.executable, "-m", "crawler", "--until-idle"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", module, "--until-idle"], cwd=ROOT, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -53,3 +57,12 @@ def run_crawl(website_id: int, kind: str, product_ids: list[int] | None = None, 
         return result
     return {"website_id": website_id, "crawl_run_id": run["id"], "status": run["status"],
             "products_ok": run["products_ok"], "products_failed": run["products_failed"], "work": work["status"]}
+
+
+def baseline_crawled(db, product_urls: list[str], **website_fields) -> tuple[int, list[int]]:
+    """An active website (seeded with the first URL) watching these products, after its baseline crawl
+    succeeded: (website id, product ids). ``website_fields`` are more columns of the website."""
+    website_id = make_website(db, [product_urls[0]], status="active", **website_fields)
+    product_ids = approve_products(db, website_id, product_urls)
+    assert run_crawl(website_id, "baseline")["status"] == "succeeded"
+    return website_id, product_ids

@@ -41,6 +41,19 @@ class Names:
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0)) if ":" in a
                 else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
 
+    def gethostbyname(self, host):
+        """What Twisted's resolver (and so Scrapy's) calls: the first IPv4 answer of :meth:`getaddrinfo`."""
+        for family, _type, _proto, _name, address in self.getaddrinfo(host, 0):
+            if family == socket.AF_INET:
+                return address[0]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
     def install(self, monkeypatch) -> "Names":
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+        return self
+
+    def install_in_process(self) -> "Names":
+        """For a process of its own (tests.support.outside): every lookup of the process, Twisted's too."""
+        socket.getaddrinfo = self.getaddrinfo
+        socket.gethostbyname = self.gethostbyname
         return self

@@ -9,6 +9,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.waiting import wait_until
+
 
 class Receiver:
     """``Receiver(statuses=[500, 500])`` answers 500 twice, then ``default`` (200) from then on.
@@ -125,10 +127,12 @@ class Receiver:
         self.stop()
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The requests received, once there are at least ``count`` (fails after ``timeout`` seconds)."""
+        if count <= 0:
+            return self.received[:]
+
+        def enough() -> list[dict] | None:
             with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} requests, got {len(self.received)}")
+                return list(self.received) if len(self.received) >= count else None
+
+        return wait_until(enough, timeout, lambda: f"{count} requests (got {len(self.received)})", interval=0.05)

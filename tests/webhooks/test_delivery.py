@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import format_datetime
@@ -24,6 +23,7 @@ from db.settings import load_settings
 from tests.conftest import bearer
 from tests.support.names import Names
 from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 from webhooks.delivery import deliver
 
 
@@ -64,6 +64,12 @@ def secret_of(db, client_id):
     return webhooks_q.signing_secrets(db, client_id)[0]
 
 
+def due(db, event_id) -> bool:
+    """The delivery job's own rule: not leased, and its next attempt due."""
+    state = webhooks_q.lease_state(db, event_id)
+    return state["due"] and not state["leased"]
+
+
 def deliver_until_settled(event_id, db, limit=5):
     for _ in range(limit):
         deliver(event_id)
@@ -71,7 +77,7 @@ def deliver_until_settled(event_id, db, limit=5):
                          (event_id,)).fetchone()
         if row["delivered_at"] or row["exhausted_at"]:
             return row
-        time.sleep(0.35)
+        wait_until(lambda: due(db, event_id), timeout=10, message="the next attempt to be due")
     return row
 
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,25 +18,15 @@ from db.jobs import WEBHOOKS_QUEUE, enqueue_delivery
 from db.queries import webhooks as webhooks_q
 from db.redis_client import get_redis
 from db.settings import load_settings
-from rq import Queue
 from scheduler.loop import Scheduler
 from tests.conftest import ROOT
 from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until, webhook_jobs_idle
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 TIMEOUT, DELAYS = 1.0, (2.0, 2.0)
 ATTEMPTS = 1 + len(DELAYS)
-
-
-def wait_until(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 @pytest.fixture
@@ -106,9 +95,7 @@ def test_a_receiver_slower_than_the_timeout_gets_the_schedule_not_a_flood(db, se
 
         # the whole schedule takes ATTEMPTS x TIMEOUT + sum(DELAYS) = 7 s per event (two workers, four events)
         wait_until(all_exhausted, timeout=60, message="every event to be exhausted after its schedule")
-        queue = Queue(WEBHOOKS_QUEUE, connection=redis)
-        wait_until(lambda: queue.count == 0 and queue.started_job_registry.count == 0, timeout=30,
-                   message="no delivery job left to run")
+        wait_until(lambda: webhook_jobs_idle(redis), timeout=30, message="no delivery job left to run")
         # the receiver notices a client that gave up at its next read or write
         wait_until(lambda: sum(receiver.in_flight.values()) == 0, timeout=10, message="the receiver to be idle")
         received = list(receiver.received)
