@@ -60,7 +60,7 @@ from db.redis_client import get_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
 from db.settings import load_settings  # noqa: E402
-from scheduler.lifecycle import aggregate_completed_months  # noqa: E402
+from scheduler.retention import aggregate_completed_months  # noqa: E402
 
 DENSE = 10
 WORKERS, THREADS = 2, 4  # gunicorn workers (and gthread threads, if chosen), for the API and the baseline alike

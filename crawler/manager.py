@@ -11,7 +11,7 @@ One per Scrapy crawler (:meth:`CrawlManager.of`), shared by the spider and the p
   crawling it, so two websites on one shop never exceed it together;
 - counts what Scrapy holds of each crawl (``track``, ``item_done``) and ends a crawl when nothing is left:
   its last results written, its ``crawl_runs`` row closed, its outcome settled (discovery's end,
-  failure counting, auto-pause), its work marked done;
+  failure counting, auto-pause: scheduler.lifecycle), its work marked done;
 - stamps heartbeats, stops crawls past their time limit, and on SIGTERM/SIGINT stops claiming, lets
   running crawls go on for OBSRV_CRAWL_STOP_GRACE_SECONDS and hands the rest back to the queue.
 
@@ -52,15 +52,13 @@ from db.queries import crawls as crawls_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
 from db.redis_client import get_redis
-from scheduler.outcomes import settle
+from scheduler import lifecycle
 
 log = logging.getLogger("obsrv.crawler")
 CLAIM_CHUNK = 100            # crawls claimed per round trip; the first pages go out while the next are claimed
 LOCK_RETRY_SECONDS = 30      # a domain another crawler holds: its work is tried again this much later
 PARTITIONS_EVERY_SECONDS = 3600.0
 STOP_SECONDS = 1.0           # after the last close is written, how long Scrapy may take to close before the reactor stops
-CRAWLABLE = {"discovery": {"pending_discovery"}, "baseline": {"active", "pending_approval"},
-             "scheduled": {"active"}, "manual": {"active"}}
 
 
 class CrawlManager:
@@ -189,7 +187,7 @@ class CrawlManager:
         crawls = []
         for work in rows:
             website = websites.get(work["website_id"])
-            if website is None or website["status"] not in CRAWLABLE[work["kind"]]:
+            if website is None or website["status"] not in lifecycle.CRAWLABLE[work["kind"]]:
                 state = "deleted" if website is None else website["status"]
                 work_q.finish(conn, work["id"], self.worker, note=f"skipped: website is {state}")
                 continue
@@ -366,16 +364,13 @@ class CrawlManager:
                                           error_products=outcome.get("error_products"),
                                           summary=outcome.get("summary"))
                 if crawl.kind == "discovery" and outcome.get("candidates") and not crawl.hand_back:
-                    website = websites_q.get(conn, crawl.website["id"], for_update=True)
-                    if website and website["status"] == "pending_discovery":
-                        websites_q.set_status(conn, crawl.website["id"], "pending_approval",
-                                              f"{outcome['candidates']} product pages found")
+                    lifecycle.end_discovery(conn, crawl.website["id"], found=outcome["candidates"])
                 if crawl.hand_back:
                     work_q.hand_back(conn, [crawl.work["id"]], self.worker, note=f"handed back: {crawl.stopped}")
                 else:
                     work_q.finish(conn, crawl.work["id"], self.worker)
             if run is not None and not crawl.hand_back:
-                settle(conn, self.redis, self.settings, run)
+                lifecycle.settle(conn, self.redis, self.settings, run)
             log.info("crawl finished", extra={"crawl_run_id": crawl.run_id, "website_id": crawl.website["id"],
                                               "status": outcome["status"], "pages": crawl.pages,
                                               "stopped": crawl.stopped})

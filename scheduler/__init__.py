@@ -1,1 +1,1 @@
-"""The scheduler process and the jobs it starts (crawls, retention, statistics)."""
+"""The scheduler process and the jobs it starts (crawls, retention, statistics); the website lifecycle."""

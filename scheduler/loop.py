@@ -16,7 +16,7 @@ Each tick:
    work is queued again (at most OBSRV_CRAWL_MAX_ATTEMPTS tries in all), for another crawler.
 5. **Daily digests** — after OBSRV_DIGEST_HOUR (UTC), each daily-digest website's undigested
    changes become one digest event, delivered like any other.
-6. **Lifecycle** — monthly statistics daily, retention weekly (scheduler.lifecycle).
+6. **Data lifecycle** — monthly statistics daily, retention weekly (scheduler.retention).
 7. Observation partitions for the coming months (hourly), and a heartbeat in Redis.
 """
 
@@ -39,8 +39,8 @@ from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
 from db.redis_client import get_redis
-from scheduler.lifecycle import aggregate_completed_months, apply_retention
-from scheduler.outcomes import settle
+from scheduler.lifecycle import schedule_next, settle
+from scheduler.retention import aggregate_completed_months, apply_retention
 
 log = logging.getLogger("obsrv.scheduler")
 HEARTBEAT_KEY = "obsrv:scheduler:heartbeat"
@@ -98,7 +98,7 @@ class Scheduler:
                                         run_after=now + timedelta(seconds=delay))
                 if job_id:
                     queued.append(job_id)
-                websites_q.set_next_crawl(conn, website["id"], websites_q.next_run(website["schedule"], max(now, slot)))
+                schedule_next(conn, website, max(now, slot))
         return queued
 
     def reap_dead_crawls(self) -> list[int]:

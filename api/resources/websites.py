@@ -21,8 +21,9 @@ from db.queries import clients as audit_q
 from db.queries import products as products_q
 from db.queries import websites as q
 from db.queries import work as work_q
-from db.queries.websites import next_run
 from db.urls import TargetRefused, check_target, domain_of, is_http_url
+from scheduler import lifecycle
+from scheduler.lifecycle import alert_status, next_run
 from webhooks import delivery
 
 log = logging.getLogger("obsrv.api.websites")
@@ -96,7 +97,7 @@ class WebsiteSchema(ma.Schema):
     name = ma.fields.String()
     domain = ma.fields.String()
     seed_urls = ma.fields.List(ma.fields.String())
-    status = ma.fields.String(metadata={"enum": list(q.STATUSES)})
+    status = ma.fields.String(metadata={"enum": list(lifecycle.STATUSES)})
     status_reason = ma.fields.String(allow_none=True)
     schedule = ma.fields.String()
     next_crawl_at = ma.fields.DateTime(allow_none=True)
@@ -118,7 +119,7 @@ class RegisteredSchema(ma.Schema):
 
 
 class WebsiteQuerySchema(ma.Schema):
-    status = ma.fields.String(validate=ma.validate.OneOf(q.STATUSES))
+    status = ma.fields.String(validate=ma.validate.OneOf(lifecycle.STATUSES))
 
 
 class CandidateSchema(ma.Schema):
@@ -255,11 +256,9 @@ def patch_website(body, website_id):
                     (website_id,)).fetchone():
                 abort(409, message="Approve products before activating this website")
             try:
-                website = q.set_status(conn, website_id, new_status, reason="set by client")
-            except q.IllegalTransition as exc:
+                website = lifecycle.transition(conn, website_id, new_status, reason="set by client")
+            except lifecycle.IllegalTransition as exc:
                 abort(409, message=str(exc))
-            if new_status == "active":
-                website = q.update(conn, website_id, {"next_crawl_at": next_run(website["schedule"])})
             if new_status == "pending_discovery":
                 _enqueue(conn, website_id, "discovery")
         _audit(conn, "website.updated", website_id,
@@ -308,8 +307,7 @@ def approve_products(body, website_id):
         except products_q.ApprovalError as exc:
             abort(400, message=str(exc), errors={"json": exc.errors})
         if website["status"] in ("pending_approval", "failed"):
-            website = q.set_status(conn, website_id, "active")
-            website = q.update(conn, website_id, {"next_crawl_at": next_run(website["schedule"])})
+            website = lifecycle.transition(conn, website_id, "active")
         _audit(conn, "website.products_approved", website_id, {"product_ids": new, "total_approved": total})
         job_id = _enqueue(conn, website_id, "baseline", product_ids=new) if new else None
     return {"website_id": website_id, "approved": new, "total_approved": total, "status": website["status"],
@@ -451,16 +449,6 @@ def crawl_logs(args, website_id, pagination_parameters):
         _own_website(conn, website_id)
         return page(pagination_parameters,
                     partial(crawls_q.page_runs, conn, website_id, status=args.get("status")))
-
-
-def alert_status(health: dict, website: dict) -> str:
-    """failing: paused by failures or failing now; degraded: some recent failures; ok otherwise."""
-    failures = website["consecutive_failures"]
-    if failures >= 2 or (website["status"] == "paused" and failures > 0):
-        return "failing"
-    if failures == 1 or (health["success_rate"] is not None and health["success_rate"] < 0.9):
-        return "degraded"
-    return "ok"
 
 
 @blp.route("/<int:website_id>/health", methods=["GET"])

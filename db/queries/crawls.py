@@ -85,23 +85,6 @@ def reap_dead(conn, silent_seconds: float) -> list[dict]:
          RETURNING {RUN_COLUMNS}""", (silent_seconds,)).fetchall()
 
 
-def record_outcome(conn, website_id: int, *, failed: bool, pause_after: int) -> dict | None:
-    """Count consecutive failed crawls; pause the website after ``pause_after`` of them.
-
-    Returns the website row if this outcome paused it (the caller announces it), else None.
-    """
-    row = conn.execute(
-        """UPDATE websites SET consecutive_failures = CASE WHEN %s THEN consecutive_failures + 1 ELSE 0 END
-            WHERE id = %s RETURNING id, status, consecutive_failures, name""", (failed, website_id)).fetchone()
-    if not row or not failed or pause_after <= 0 or row["status"] != "active":
-        return None
-    if row["consecutive_failures"] < pause_after:
-        return None
-    conn.execute("UPDATE websites SET status = 'paused', status_reason = %s, updated_at = now() WHERE id = %s",
-                 (f"paused automatically after {row['consecutive_failures']} consecutive failed crawls", website_id))
-    return row
-
-
 def page_runs(conn, website_id: int, *, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
     where, params = "website_id = %s", [website_id]
     if status:

@@ -1,35 +1,20 @@
-"""Websites: registration, settings, status (which moves only along its edges)."""
+"""Websites: registration, settings, status.
+
+A website's status changes only through scheduler.lifecycle (its statuses, their edges and what each
+change brings): ``lock_status`` and ``change_status`` here are its SQL and nobody else's.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from croniter import croniter
 from psycopg.types.json import Jsonb
 
-STATUSES = ("pending_discovery", "pending_approval", "active", "paused", "failed")
-#: status -> statuses it may move to
-EDGES = {
-    "pending_discovery": {"pending_approval", "failed"},
-    "pending_approval": {"active", "pending_discovery", "failed"},
-    "active": {"paused", "failed", "pending_discovery"},
-    "paused": {"active", "pending_discovery"},
-    "failed": {"pending_discovery", "active"},
-}
 COLUMNS = """id, client_id, name, domain, seed_urls, status, status_reason, schedule, next_crawl_at,
     price_threshold_pct, webhook_url, webhook_mode, webhook_enabled, render_js, selectors,
     crawl_rate_per_minute, consecutive_failures, created_at, updated_at"""
 UPDATABLE = ("name", "schedule", "next_crawl_at", "price_threshold_pct", "webhook_url", "webhook_mode", "render_js",
              "crawl_rate_per_minute", "selectors", "webhook_enabled")
-
-
-class IllegalTransition(ValueError):
-    pass
-
-
-def next_run(schedule: str, after: datetime | None = None) -> datetime:
-    """The next time a cron schedule (UTC) fires after ``after`` (default: now)."""
-    return croniter(schedule, after or datetime.now(timezone.utc)).get_next(datetime)
 
 
 def claim_due(conn, limit: int = 500) -> list[dict]:
@@ -111,23 +96,32 @@ def update(conn, website_id: int, changes: dict) -> dict:
     ).fetchone()
 
 
-def set_status(conn, website_id: int, new: str, reason: str | None = None, *, expect: str | None = None) -> dict:
-    """Move a website to ``new`` along an allowed edge (from ``expect`` if given); raises IllegalTransition."""
-    row = conn.execute("SELECT status FROM websites WHERE id = %s FOR UPDATE", (website_id,)).fetchone()
-    if row is None:
-        raise IllegalTransition(f"website {website_id} does not exist")
-    current = row["status"]
-    if expect is not None and current != expect:
-        raise IllegalTransition(f"website is {current}, not {expect}")
-    if current != new and new not in EDGES[current]:
-        raise IllegalTransition(f"a website cannot go from {current} to {new}")
+def lock_status(conn, website_id: int) -> dict | None:
+    """The website's status and schedule, its row locked until the transaction ends (None: no such website)."""
+    return conn.execute("SELECT status, schedule FROM websites WHERE id = %s FOR UPDATE", (website_id,)).fetchone()
+
+
+def change_status(conn, website_id: int, *, old: str, new: str, reason: str | None,
+                  next_crawl_at: datetime | None = None) -> dict | None:
+    """The UPDATE of a transition scheduler.lifecycle checked: only if the website is still ``old``.
+
+    Entering ``active`` starts the failure count again; ``next_crawl_at``, when given, is the next run.
+    Returns the website, or None if it was not ``old`` (call lifecycle.transition, not this)."""
     return conn.execute(
         f"""UPDATE websites SET status = %s, status_reason = %s, updated_at = now(),
+                   next_crawl_at = COALESCE(%s, next_crawl_at),
                    consecutive_failures = CASE WHEN %s = 'active' AND status <> 'active' THEN 0
                                                ELSE consecutive_failures END
-             WHERE id = %s RETURNING {COLUMNS}""",
-        (new, reason, new, website_id),
+             WHERE id = %s AND status = %s RETURNING {COLUMNS}""",
+        (new, reason, next_crawl_at, new, website_id, old),
     ).fetchone()
+
+
+def count_crawl_outcome(conn, website_id: int, *, failed: bool) -> dict | None:
+    """One more consecutive failed crawl, or none after a success; the website's status and count after it."""
+    return conn.execute(
+        """UPDATE websites SET consecutive_failures = CASE WHEN %s THEN consecutive_failures + 1 ELSE 0 END
+            WHERE id = %s RETURNING id, status, consecutive_failures, name""", (failed, website_id)).fetchone()
 
 
 def delete(conn, website_id: int, client_id: int) -> dict | None:

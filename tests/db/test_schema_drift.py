@@ -296,7 +296,7 @@ def check_values(conn, table: str, column: str) -> set[str]:
 
 #: (table, column) -> where the code keeps its list of the values (module, name)
 VOCABULARIES = [
-    ("websites", "status", "db.queries.websites", "STATUSES"),
+    ("websites", "status", "scheduler.lifecycle", "STATUSES"),
     ("products", "availability", "pipelines.normalize", "AVAILABILITY"),
     ("products", "availability", "api.resources.products", "AVAILABILITY"),
     ("products", "availability", "crawler.extract.prices", "AVAILABILITY_VALUES"),
