@@ -23,13 +23,14 @@ from datetime import datetime, timezone
 
 from croniter import croniter
 
+from core.vocabulary import WEBSITE_STATUSES
 from db.jobs import enqueue_delivery
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 
 log = logging.getLogger("obsrv.crawl")
 
-STATUSES = ("pending_discovery", "pending_approval", "active", "paused", "failed")
+STATUSES = WEBSITE_STATUSES
 #: status -> statuses it may move to (staying where it is is always allowed)
 EDGES = {
     "pending_discovery": {"pending_approval", "failed"},
