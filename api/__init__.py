@@ -16,7 +16,7 @@ from api import body, guard, logs, ratelimit
 from api.auth import Authenticator
 from api.deps import pool, redis_client
 from api.errors import ObsrvApi
-from db.settings import load_settings
+from core.settings import load_settings
 
 SWAGGER_STATIC = "/docs/static/"
 

@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from api.auth import create_client
-from db.settings import load_settings
+from core.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from db.pool import get_pool
-from db.redis_client import get_redis
+from core.redis_client import get_redis
 
 
 def pool():

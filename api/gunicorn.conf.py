@@ -16,7 +16,7 @@ sees the patched ``select`` and waits cooperatively (psycopg.waiting), and redis
 sockets and threads are the patched ones. Nothing here may import them in the master.
 """
 
-from db.settings import load_settings
+from core.settings import load_settings
 
 _settings = load_settings()
 
@@ -34,7 +34,7 @@ accesslog = None                    # the app logs each request, with its reques
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "db.jsonlog.formatter"}},
+    "formatters": {"json": {"()": "core.jsonlog.formatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
     "root": {"level": _settings["OBSRV_LOG_LEVEL"], "handlers": ["stderr"]},
     "loggers": {

@@ -15,7 +15,7 @@ import uuid
 
 from flask import g, has_request_context, request
 
-from db import jsonlog
+from core import jsonlog
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 log = logging.getLogger("obsrv.api.request")

@@ -56,10 +56,10 @@ from rq import Worker  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
 from db.embedded import servers  # noqa: E402
-from db.jobs import enqueue_delivery  # noqa: E402
+from core.jobs import enqueue_delivery  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.queries.webhooks import insert_events  # noqa: E402
-from db.redis_client import get_redis  # noqa: E402
+from core.redis_client import get_redis  # noqa: E402
 from tests.support.receiver import Receiver  # noqa: E402
 from tests.support.shop import Shop  # noqa: E402
 

@@ -56,10 +56,10 @@ from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
 from db.embedded import servers  # noqa: E402
-from db.redis_client import get_redis  # noqa: E402
+from core.redis_client import get_redis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
-from db.settings import load_settings  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from scheduler.retention import aggregate_completed_months  # noqa: E402
 
 DENSE = 10

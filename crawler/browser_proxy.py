@@ -12,7 +12,7 @@ request here:
 - ``CONNECT host:port`` (https, ws, wss) is checked and tunnelled to the checked address.
 
 The check is the crawl's own (:class:`TargetCheck`): the host parsed strictly as any target URL is
-(:func:`db.urls.parse_target`), pinned by ``OBSRV_DNS_OVERRIDES`` or resolved *once*, every address refused
+(:func:`core.urls.parse_target`), pinned by ``OBSRV_DNS_OVERRIDES`` or resolved *once*, every address refused
 when private, loopback or link-local unless ``OBSRV_ALLOW_PRIVATE_TARGETS`` is on, and the connection made
 to exactly an address that passed — never to a second lookup of the name (DNS rebinding). A refused request
 is answered 403 with the reason and logged; a name that does not resolve or an address that does not answer
@@ -42,8 +42,8 @@ from urllib.parse import urlsplit
 import h11
 
 from crawler.dns import pinned_address
-from db.urls import TargetRefused as UrlRefused
-from db.urls import parse_target, refused_address, resolve_host
+from core.urls import TargetRefused as UrlRefused
+from core.urls import parse_target, refused_address, resolve_host
 
 log = logging.getLogger("obsrv.crawler.browser")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from db.urls import refused_address
+from core.urls import refused_address
 from scrapy.resolver import CachingThreadedResolver
 
 

@@ -46,12 +46,12 @@ from crawler.items import ProductFields
 from crawler.spiders.base import Crawl
 from crawler.spiders.discovery import DiscoveryCrawl
 from crawler.spiders.products import ProductCrawl
-from db import locks
+from core import locks
 from db.partitions import ensure_observation_partitions
 from db.queries import crawls as crawls_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
-from db.redis_client import get_redis
+from core.redis_client import get_redis
 from scheduler import lifecycle
 
 log = logging.getLogger("obsrv.crawler")

@@ -16,8 +16,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
-from db.retry_after import retry_after_seconds
-from db.urls import refused_address
+from core.retry_after import retry_after_seconds
+from core.urls import refused_address
 
 
 class TargetRefused(IgnoreRequest):

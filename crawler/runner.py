@@ -22,8 +22,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from crawler.dns import parse_overrides
-from db.jsonlog import configure_logging
-from db.settings import load_settings
+from core.jsonlog import configure_logging
+from core.settings import load_settings
 
 #: requests a crawl keeps in Scrapy at most (crawler.spiders.base.Crawl.window), with throttling off
 MAX_WINDOW = 5

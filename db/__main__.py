@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from db.jsonlog import configure_logging
+from core.jsonlog import configure_logging
 from db.migrate import migrate
-from db.settings import load_settings
+from core.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ run side by side without port clashes.
 ``python -m db.embedded [--run-dir DIR] -- COMMAND ...`` is what ``make run``
 uses: it starts whichever of the two servers ``DATABASE_URL`` / ``REDIS_URL``
 do not point elsewhere, applies the migrations, announces the URLs in
-``DIR/services.json`` (see :func:`db.settings.load_settings`), runs COMMAND
+``DIR/services.json`` (see :func:`core.settings.load_settings`), runs COMMAND
 with them in its environment, and stops everything it started when COMMAND
 ends or on Ctrl-C / SIGTERM.
 
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in _read_dotenv(Path(".env")).items():
         os.environ.setdefault(key, value)
     from db.migrate import migrate
-    from db.settings import load_settings, redacted, services_file
+    from core.settings import load_settings, redacted, services_file
 
     run_dir = Path(args.run_dir or os.environ.get("OBSRV_RUN_DIR") or ".run").resolve()
     os.environ["OBSRV_RUN_DIR"] = str(run_dir)

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from core.vocabulary import AVAILABILITY, MAX_PRICE
 from crawler.items import CandidateItem, ProductFields
-from db.urls import canonical_url, is_http_url
+from core.urls import canonical_url, is_http_url
 
 CURRENCY_RE = re.compile(r"[A-Z]{3}")
 GTIN_RE = re.compile(r"\d{8}|\d{12,14}")

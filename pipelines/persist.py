@@ -23,7 +23,7 @@ import time
 import psycopg
 
 from crawler.items import CandidateItem, ObservationItem
-from db.jobs import enqueue_delivery
+from core.jobs import enqueue_delivery
 from db.queries import crawls as crawls_q
 
 log = logging.getLogger("obsrv.persist")

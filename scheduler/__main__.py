@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from db.jsonlog import configure_logging
-from db.settings import load_settings
+from core.jsonlog import configure_logging
+from core.settings import load_settings
 from scheduler.loop import Scheduler
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from croniter import croniter
 
 from core.vocabulary import WEBSITE_STATUSES
-from db.jobs import enqueue_delivery
+from core.jobs import enqueue_delivery
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 

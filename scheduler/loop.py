@@ -31,14 +31,14 @@ from datetime import datetime, timedelta, timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from db.jobs import LEASE_MARGIN_SECONDS, crawl_job_id, delivery_job_id, enqueue_delivery
+from core.jobs import LEASE_MARGIN_SECONDS, crawl_job_id, delivery_job_id, enqueue_delivery
 from db.partitions import ensure_observation_partitions
 from db.pool import get_pool
 from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
-from db.redis_client import get_redis
+from core.redis_client import get_redis
 from scheduler.lifecycle import schedule_next, settle
 from scheduler.retention import aggregate_completed_months, apply_retention
 

@@ -6,7 +6,7 @@ again for each job (about 250 ms a job; the difference between 4 and dozens of d
 """
 
 import webhooks.delivery  # noqa: F401  (preload: the delivery job)
-from db.settings import load_settings
+from core.settings import load_settings
 
 _settings = load_settings()
 REDIS_URL = _settings["REDIS_URL"]

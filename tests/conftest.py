@@ -25,8 +25,8 @@ if str(ROOT) not in sys.path:
 
 from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
-from db.redis_client import get_redis  # noqa: E402
-from db.settings import with_database  # noqa: E402
+from core.redis_client import get_redis  # noqa: E402
+from core.settings import with_database  # noqa: E402
 
 APP_TABLES = (
     "audit_log, product_statistics, webhook_deliveries, change_events, observations, products, crawl_runs, "

@@ -1,6 +1,6 @@
 """The README and .env.example document every setting the code reads."""
 
-from db.settings import SETTINGS
+from core.settings import SETTINGS
 from tests.conftest import ROOT
 
 

@@ -33,13 +33,13 @@ from decimal import Decimal
 
 import requests
 
-from db.jobs import LEASE_MARGIN_SECONDS, enqueue_delivery
+from core.jobs import LEASE_MARGIN_SECONDS, enqueue_delivery
 from db.pool import get_pool
 from db.queries import webhooks as q
-from db.redis_client import get_redis
-from db.retry_after import retry_after_seconds
-from db.settings import load_settings
-from db.urls import TargetRefused, check_target
+from core.redis_client import get_redis
+from core.retry_after import retry_after_seconds
+from core.settings import load_settings
+from core.urls import TargetRefused, check_target
 from webhooks import transport
 from webhooks.signing import sign
 

@@ -1,6 +1,6 @@
 """Outgoing HTTP of the webhooks stage: every connection dials an address the SSRF check approved.
 
-``db.urls.check_target`` parses a URL once and resolves its host once; the :class:`~db.urls.Target` it
+``core.urls.check_target`` parses a URL once and resolves its host once; the :class:`~core.urls.Target` it
 returns carries the addresses it checked. Here a requests transport adapter hands requests a connection
 pool whose connections dial one of those addresses instead of resolving the name again (a second lookup
 could answer 127.0.0.1: DNS rebinding), while the Host header, TLS SNI and certificate verification still
@@ -28,7 +28,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.poolmanager import SSL_KEYWORDS
 
-from db.urls import Target
+from core.urls import Target
 
 
 class Deadline:

@@ -21,7 +21,7 @@ from db.queries import clients as audit_q
 from db.queries import products as products_q
 from db.queries import websites as q
 from db.queries import work as work_q
-from db.urls import TargetRefused, check_target, domain_of, is_http_url
+from core.urls import TargetRefused, check_target, domain_of, is_http_url
 from scheduler import lifecycle
 from scheduler.lifecycle import alert_status, next_run
 from webhooks import delivery

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import psycopg
 
-from db.jobs import crawl_job_id
+from core.jobs import crawl_job_id
 
 WORK_COLUMNS = "id, website_id, kind, job_id, product_ids, status, run_after, attempts, claimed_by, note"
 #: kinds that crawl every approved product: a queued one of them makes another redundant

@@ -219,7 +219,7 @@ def test_without_a_readable_epoch_keys_are_read_from_postgres(make_app, new_clie
     assert client.get("/v1/products", headers=bearer(key)).status_code == 200
     assert _cached(app, key)
     db.execute("UPDATE api_keys SET invalidated_at = now()")
-    from db.redis_client import get_redis
+    from core.redis_client import get_redis
 
     get_redis(services.redis_url).flushall()
     assert client.get("/v1/products", headers=bearer(key)).status_code == 401

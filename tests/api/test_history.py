@@ -9,7 +9,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name
-from db.settings import load_settings
+from core.settings import load_settings
 from scheduler.retention import aggregate_completed_months, apply_retention
 from tests.conftest import bearer
 

@@ -32,7 +32,7 @@ def test_counted_per_key_in_redis_shared_by_processes(make_app, new_client, serv
     assert second.get("/v1/auth/keys", headers=bearer(key_a)).status_code == 200
     assert first.get("/v1/auth/keys", headers=bearer(key_a)).status_code == 429
     assert second.get("/v1/auth/keys", headers=bearer(key_b)).status_code == 200  # B has its own budget
-    from db.redis_client import get_redis
+    from core.redis_client import get_redis
 
     assert any(b"obsrv" in k for k in get_redis(services.redis_url).keys("*"))
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from db.redis_client import get_redis
+from core.redis_client import get_redis
 from tests.conftest import bearer
 
 SEEDS = ["http://127.0.0.1:9/", "http://127.0.0.1:9/catalogue/page-1.html"]

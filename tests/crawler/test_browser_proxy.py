@@ -1,6 +1,6 @@
 """The browser's checking proxy (crawler.browser_proxy) on its own: real sockets on loopback, no browser.
 
-127.0.0.1 plays a public address (``db.urls._public`` says so for it), 127.0.0.2 the deployment's own network.
+127.0.0.1 plays a public address (``core.urls._public`` says so for it), 127.0.0.2 the deployment's own network.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-import db.urls
+import core.urls
 from crawler.browser_proxy import REFUSED, UNRESOLVED, GuardProxy, TargetCheck
 from tests.support.names import Names
 
@@ -18,8 +18,8 @@ PRIVATE = "127.0.0.2"
 
 @pytest.fixture
 def public_loopback(monkeypatch):
-    real = db.urls._public
-    monkeypatch.setattr(db.urls, "_public", lambda address: address == "127.0.0.1" or real(address))
+    real = core.urls._public
+    monkeypatch.setattr(core.urls, "_public", lambda address: address == "127.0.0.1" or real(address))
 
 
 class Upstream:

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from db import locks
-from db.redis_client import get_redis
+from core import locks
+from core.redis_client import get_redis
 from tests.support.crawling import run_crawl
 from tests.support.factories import approve_products, last_run, make_website
 from tests.support.shop import Shop

@@ -2,7 +2,7 @@
 
 from crawler.spiders.discovery import DiscoveryCrawl
 from crawler.spiders.products import ProductCrawl
-from db.settings import load_settings
+from core.settings import load_settings
 
 
 def product_crawl(n, rate, **settings):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from db import locks
+from core import locks
 from db.queries import work as work_q
-from db.redis_client import get_redis
-from db.settings import load_settings
+from core.redis_client import get_redis
+from core.settings import load_settings
 from scheduler.loop import Scheduler
 from tests.conftest import ROOT
 from tests.support.crawling import run_crawler

@@ -10,7 +10,7 @@ from yoyo import read_migrations
 
 from db.migrate import MIGRATIONS_DIR, _backend, migrate, rollback_all
 from db.partitions import add_months, ensure_observation_partitions, existing_partitions, partition_name
-from db.settings import with_database
+from core.settings import with_database
 
 #: every migration, in the order yoyo applies them (by id)
 MIGRATION_IDS = sorted(path.name[:-len(".sql")] for path in MIGRATIONS_DIR.glob("*.sql")

@@ -29,7 +29,7 @@ import psycopg
 import pytest
 
 from db.migrate import migrate
-from db.settings import with_database
+from core.settings import with_database
 from tests.conftest import ROOT
 
 PACKAGES = ("api", "core", "crawler", "db", "pipelines", "scheduler", "webhooks")

@@ -14,10 +14,10 @@ import pytest
 import stripe
 from standardwebhooks import Webhook
 
-from db.jobs import enqueue_delivery
+from core.jobs import enqueue_delivery
 from db.queries import webhooks as webhooks_q
-from db.redis_client import get_redis
-from db.settings import load_settings
+from core.redis_client import get_redis
+from core.settings import load_settings
 from scheduler.loop import Scheduler
 from tests.conftest import ROOT, bearer
 from tests.support.receiver import Receiver

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from crawler.items import ObservationItem
 from crawler.spiders.products import ProductCrawl
-from db.settings import load_settings
+from core.settings import load_settings
 from pipelines.diff import DiffPipeline, detect
 
 SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)

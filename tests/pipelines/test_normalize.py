@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from crawler.items import CandidateItem, ObservationItem
-from db.urls import canonical_url, domain_of
+from core.urls import canonical_url, domain_of
 from pipelines.normalize import NormalizePipeline, clean_price
 
 

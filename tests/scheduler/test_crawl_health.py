@@ -5,8 +5,8 @@ from __future__ import annotations
 from rq import Queue
 
 from db.queries import crawls as crawls_q
-from db.redis_client import get_redis
-from db.settings import load_settings
+from core.redis_client import get_redis
+from core.settings import load_settings
 from tests.support.crawling import run_crawl
 from scheduler.loop import Scheduler
 from tests.conftest import bearer

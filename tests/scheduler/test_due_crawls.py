@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from db.settings import load_settings
+from core.settings import load_settings
 from scheduler.loop import Scheduler, spread_offset
 
 

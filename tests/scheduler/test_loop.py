@@ -6,9 +6,9 @@ import sys
 import threading
 
 from db.partitions import existing_partitions
-from db.redis_client import get_redis
+from core.redis_client import get_redis
 from scheduler.loop import HEARTBEAT_KEY, Scheduler
-from db.settings import load_settings
+from core.settings import load_settings
 from tests.conftest import ROOT
 from tests.support.waiting import wait_until
 

@@ -14,8 +14,8 @@ from rq import Queue
 
 from db.queries import crawls as crawls_q
 from db.queries import websites as websites_q
-from db.redis_client import get_redis
-from db.settings import load_settings
+from core.redis_client import get_redis
+from core.settings import load_settings
 from scheduler import lifecycle
 from tests.conftest import ROOT, bearer
 from tests.support.factories import make_website

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.urls import domain_of
+from core.urls import domain_of
 
 
 def make_website(db, seeds, *, status="pending_discovery", domain=None, **fields):

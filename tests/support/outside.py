@@ -5,7 +5,7 @@ On this machine every address is loopback, so a test that needs a *public* shop 
 This module runs ``python -m crawler`` with two stand-ins, set by the test through the environment:
 
 ``OBSRV_TEST_PUBLIC_ADDRESSES``
-    comma-separated addresses the SSRF check (:func:`db.urls.refused_address`) takes for public ones, e.g.
+    comma-separated addresses the SSRF check (:func:`core.urls.refused_address`) takes for public ones, e.g.
     ``127.0.0.1`` (the shop) while ``127.0.0.2`` (the "internal" service) stays loopback. Everything else
     in the check is the real one.
 ``OBSRV_TEST_NAMES``
@@ -21,15 +21,15 @@ import json
 import os
 import sys
 
-import db.urls
+import core.urls
 from tests.support.names import Names
 
 
 def _install() -> None:
     public = {a.strip() for a in os.environ.get("OBSRV_TEST_PUBLIC_ADDRESSES", "").split(",") if a.strip()}
     if public:
-        real = db.urls._public
-        db.urls._public = lambda address: address.split("%", 1)[0] in public or real(address)
+        real = core.urls._public
+        core.urls._public = lambda address: address.split("%", 1)[0] in public or real(address)
     scripted = json.loads(os.environ.get("OBSRV_TEST_NAMES") or "{}")
     if scripted:
         names = Names()

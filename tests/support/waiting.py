@@ -13,7 +13,7 @@ from typing import Callable, TypeVar
 
 from rq import Queue
 
-from db.jobs import WEBHOOKS_QUEUE
+from core.jobs import WEBHOOKS_QUEUE
 
 T = TypeVar("T")
 

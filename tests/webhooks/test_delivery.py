@@ -17,9 +17,9 @@ from standardwebhooks import Webhook
 
 from db.pool import get_pool
 from db.queries import webhooks as webhooks_q
-from db.redis_client import get_redis
+from core.redis_client import get_redis
 from scheduler.loop import Scheduler
-from db.settings import load_settings
+from core.settings import load_settings
 from tests.conftest import bearer
 from tests.support.names import Names
 from tests.support.receiver import Receiver
@@ -527,7 +527,7 @@ def test_sweep_trusts_the_events_lease_not_a_job_a_dead_worker_left_started(db, 
     the sweep goes by the event's lease in Postgres: expired, the event is queued again at once; live, not."""
     from rq.job import Job, JobStatus
 
-    from db.jobs import delivery_job_id, enqueue_delivery
+    from core.jobs import delivery_job_id, enqueue_delivery
 
     _c, _k, website_id, product_id = client_with_website
     with Receiver() as receiver:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from db.jobs import WEBHOOKS_QUEUE, enqueue_delivery
+from core.jobs import WEBHOOKS_QUEUE, enqueue_delivery
 from db.queries import webhooks as webhooks_q
-from db.redis_client import get_redis
-from db.settings import load_settings
+from core.redis_client import get_redis
+from core.settings import load_settings
 from scheduler.loop import Scheduler
 from tests.conftest import ROOT
 from tests.support.receiver import Receiver

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from db.urls import check_target
+from core.urls import check_target
 from tests.support.names import Names
 from tests.support.receiver import Receiver
 from webhooks import transport

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from db.retry_after import retry_after_seconds
+from core.retry_after import retry_after_seconds
 
 NOW = datetime(2026, 11, 21, 2, 0, 0, tzinfo=timezone.utc)
 

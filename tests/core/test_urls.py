@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from db.urls import TargetRefused, check_target
+from core.urls import TargetRefused, check_target
 from tests.support.names import Names
 
 AMBIGUOUS = [

@@ -1,7 +1,7 @@
 """Retry-After (RFC 9110 §10.2.3): the one reading of it, for every stage that honours it.
 
 The crawler's retries and webhook delivery both wait at least what a server asks, so they share this parser
-(like ``db.urls``, it lives beside the settings every stage may import; the crawler never imports
+(like ``core.urls``, it lives beside the settings every stage may import; the crawler never imports
 ``webhooks`` nor the other way round). The value is either delay-seconds (``1*DIGIT``) or an HTTP-date in
 any of the three forms a recipient must accept (IMF-fixdate, RFC 850, asctime). A date in the past means
 "now" (0); anything else — negative, fractional, signed, a broken date — is no value at all (``None``), and
