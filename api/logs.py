@@ -54,7 +54,7 @@ def init_app(app) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers["X-Request-ID"] = request_id
-        if app.config.get("OBSRV_ACCESS_LOG", True) and log.isEnabledFor(logging.INFO):
+        if app.config["OBSRV_ACCESS_LOG"] and log.isEnabledFor(logging.INFO):
             principal = g.get("principal")
             log.info("request", extra={
                 "method": request.method,

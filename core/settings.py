@@ -44,6 +44,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_PARTITION_MONTHS_AHEAD": (3, int, "Monthly observation partitions kept created ahead of now."),
     "OBSRV_ALLOW_PRIVATE_TARGETS": (False, bool, "Allow seed/webhook URLs on private, loopback or link-local addresses (tests, local demo)."),
     "OBSRV_ALLOW_HTTP_WEBHOOKS": (False, bool, "Allow plain-http webhook URLs (otherwise https only)."),
+    "OBSRV_ACCESS_LOG": (True, bool, "Log one line per API request (method, route, status, duration, request id)."),
     "OBSRV_USER_AGENT": ("Obsrv/0.1 (+https://github.com/obsrv/obsrv; price and stock monitor)", str, "User-Agent of every crawl request."),
     "OBSRV_CRAWL_THROTTLE": (True, bool, "Off switch for the per-domain crawl rate (benchmarks and tests only)."),
     "OBSRV_CRAWL_CONCURRENCY": (1000, int, "Websites one crawler process crawls at the same time (each at its own rate)."),
@@ -58,6 +59,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "OBSRV_DOWNLOAD_MAXSIZE": (10 * 1024 * 1024, int, "Largest page (bytes) a crawl downloads; bigger is a failed observation."),
     "OBSRV_RETRY_TIMES": (3, int, "Retries of a page on network errors, 5xx and 429."),
     "OBSRV_RETRY_BACKOFF_BASE": (2.0, float, "First retry delay in seconds; doubles each retry (Retry-After wins when longer)."),
+    "OBSRV_RETRY_BACKOFF_MAX": (60.0, float, "Longest retry delay in seconds (a longer Retry-After is capped to it)."),
     "OBSRV_DISCOVERY_MAX_PAGES": (500, int, "Pages a discovery crawl fetches at most."),
     "OBSRV_DISCOVERY_MAX_DEPTH": (4, int, "Link depth a discovery crawl follows from the seeds."),
     "OBSRV_DISCOVERY_MIN_SCORE": (0.5, float, "Score from which a page is offered as a product candidate."),
@@ -105,6 +107,11 @@ def _convert(name: str, raw: str, kind: type) -> Any:
 def services_file(run_dir: str | os.PathLike) -> Path:
     """The file in which a running ``make run`` announces its embedded servers."""
     return Path(run_dir) / "services.json"
+
+
+def default(name: str) -> Any:
+    """A setting's one default (for components built without the environment, e.g. Scrapy's own settings)."""
+    return SETTINGS[name][0]
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

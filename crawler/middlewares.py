@@ -104,8 +104,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.base = settings.getfloat("OBSRV_RETRY_BACKOFF_BASE", 2.0)
-        self.max_delay = settings.getfloat("OBSRV_RETRY_BACKOFF_MAX", 60.0)
+        self.base = settings.getfloat("OBSRV_RETRY_BACKOFF_BASE")
+        self.max_delay = settings.getfloat("OBSRV_RETRY_BACKOFF_MAX")
 
     def _delay(self, retry: Request, response=None) -> float:
         attempt = max(1, retry.meta.get("retry_times", 1))

@@ -39,6 +39,7 @@ def scrapy_settings(settings: dict, *, until_idle: bool = False):
     s.set("DOWNLOAD_MAXSIZE", settings["OBSRV_DOWNLOAD_MAXSIZE"])
     s.set("RETRY_TIMES", settings["OBSRV_RETRY_TIMES"])
     s.set("OBSRV_RETRY_BACKOFF_BASE", settings["OBSRV_RETRY_BACKOFF_BASE"])
+    s.set("OBSRV_RETRY_BACKOFF_MAX", settings["OBSRV_RETRY_BACKOFF_MAX"])
     s.set("OBSRV_ALLOW_PRIVATE_TARGETS", settings["OBSRV_ALLOW_PRIVATE_TARGETS"])
     s.set("OBSRV_DNS_OVERRIDES", parse_overrides(settings["OBSRV_DNS_OVERRIDES"]))
     s.set("OBSRV_PERSIST_BATCH", settings["OBSRV_PERSIST_BATCH"])

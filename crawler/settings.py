@@ -3,13 +3,16 @@
 Per-deployment values (User-Agent, timeouts, concurrency) are layered on top by
 :func:`crawler.runner.scrapy_settings`; per-website ones (rate, render_js, selectors) travel with each
 crawl (crawler.spiders.base.Crawl) and its download slot (crawler.manager.CrawlManager._pace).
+Defaults that are also deployment settings come from core.settings, their one place.
 """
+
+from core.settings import default
 
 BOT_NAME = "obsrv"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = "Obsrv/0.1 (+https://github.com/obsrv/obsrv; price and stock monitor)"
+USER_AGENT = default("OBSRV_USER_AGENT")
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_USER_AGENT = "Obsrv"
 
@@ -27,15 +30,17 @@ REFERER_ENABLED = False                # product pages are fetched directly; no 
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False         # no listening ports in a crawl process
 
-DOWNLOAD_TIMEOUT = 30
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_TIMEOUT = default("OBSRV_DOWNLOAD_TIMEOUT")
+DOWNLOAD_MAXSIZE = default("OBSRV_DOWNLOAD_MAXSIZE")
 DOWNLOAD_WARNSIZE = 0
 REDIRECT_MAX_TIMES = 10
 RETRY_ENABLED = True
-RETRY_TIMES = 3
+RETRY_TIMES = default("OBSRV_RETRY_TIMES")
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-OBSRV_RETRY_BACKOFF_BASE = 2.0
-OBSRV_RETRY_BACKOFF_MAX = 60.0
+OBSRV_RETRY_BACKOFF_BASE = default("OBSRV_RETRY_BACKOFF_BASE")
+OBSRV_RETRY_BACKOFF_MAX = default("OBSRV_RETRY_BACKOFF_MAX")
+OBSRV_PERSIST_BATCH = default("OBSRV_PERSIST_BATCH")
+OBSRV_PERSIST_MAX_WAIT = default("OBSRV_PERSIST_MAX_WAIT")
 
 # Every crawl fetches each page once by itself (discovery keeps its own seen-set): a process-wide
 # fingerprint set would only grow with every crawl the process has run.

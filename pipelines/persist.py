@@ -32,8 +32,8 @@ log = logging.getLogger("obsrv.persist")
 class PersistPipeline:
     def __init__(self, manager, settings):
         self.manager = manager
-        self.batch_size = settings.getint("OBSRV_PERSIST_BATCH", 200)
-        self.max_wait = settings.getfloat("OBSRV_PERSIST_MAX_WAIT", 2.0)
+        self.batch_size = settings.getint("OBSRV_PERSIST_BATCH")
+        self.max_wait = settings.getfloat("OBSRV_PERSIST_MAX_WAIT")
         self.retry_seconds = float(manager.settings["OBSRV_PERSIST_RETRY_SECONDS"])
         self.webhooks_enabled = manager.settings["OBSRV_WEBHOOKS_ENABLED"]
         self.buffer: list = []

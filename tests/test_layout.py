@@ -53,3 +53,18 @@ def test_nothing_imports_the_api(package):
 def test_pipelines_take_only_the_items_from_the_crawler():
     allowed = ("crawler.items", "crawler.manager")
     assert _offending("pipelines", lambda name: not name.startswith("crawler") or name in allowed) == []
+
+
+def test_defaults_live_only_in_the_settings_module():
+    """No OBSRV_* setting is read with a fallback of its own: its one default is in core/settings.py."""
+    import re
+
+    fallback = re.compile(r"""(?:get\w*|environ\.get|getenv)\(\s*["'](OBSRV_\w+)["']\s*,""")
+    found = sorted(
+        f"{path.relative_to(ROOT)}: {match.group(1)}"
+        for package in STAGES
+        for path in (ROOT / package).rglob("*.py")
+        if path != ROOT / "core" / "settings.py"
+        for match in fallback.finditer(path.read_text(encoding="utf-8"))
+    )
+    assert found == []
