@@ -12,7 +12,7 @@ import ast
 from tests.conftest import ROOT
 
 ALLOWED = {
-    "tests/support/waiting.py": "wait_until's poll interval",
+    "tests/support/waiting.py": "wait_until's poll interval, and pause(): a client slow to send, under test",
     "tests/support/receiver.py": "Receiver(delay=...): a receiver slow to answer",
     "tests/support/shop.py": "set_response(delay=...): a shop slow to answer",
 }

@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, bearer
+from tests.support.waiting import pause, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -47,16 +48,6 @@ def procfile(name: str) -> str:
         if line.startswith(f"{name}:"):
             return line.split(":", 1)[1].strip()
     raise AssertionError(f"no {name} in the Procfile")
-
-
-def wait_until(predicate, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 @pytest.fixture
@@ -172,7 +163,7 @@ def hold_slow_clients_and_probe(base: str, port: int, key: str) -> tuple[SlowCli
             s.sendall(b"POST /v1/websites HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
                       + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n"
                         "X-Request-ID: slow-but-in-time\r\nConnection: close\r\n\r\n".encode() + body[:3])
-            time.sleep(0.3)  # the rest of the body comes later (a pause, within the body timeout)
+            pause(0.3)  # the rest of the body comes later (a pause, within the body timeout)
             s.sendall(body[3:])
             answer = b"".join(iter(lambda: s.recv(65536), b""))
         head, _, payload = answer.partition(b"\r\n\r\n")

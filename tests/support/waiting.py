@@ -52,3 +52,9 @@ def webhooks_settled(db, redis, website_id: int) -> bool:
     open_events = db.execute("SELECT count(*) AS n FROM change_events WHERE website_id = %s AND delivered_at IS NULL "
                              "AND exhausted_at IS NULL", (website_id,)).fetchone()["n"]
     return open_events == 0 and webhook_jobs_idle(redis)
+
+
+def pause(seconds: float) -> None:
+    """A deliberate pause that is itself the behaviour under test (a client slow to send its body), never a
+    wait for something to happen: for that, :func:`wait_until`."""
+    time.sleep(seconds)
