@@ -1,4 +1,8 @@
-"""Page-number pagination, flask-smorest's way (metadata in the X-Pagination header)."""
+"""Page-number pagination, flask-smorest's way (metadata in the X-Pagination header).
+
+The header is a JSON object, flask-smorest's PaginationMetadataSchema (total, total_pages, first_page,
+last_page, page, previous_page, next_page), documented as ``application/json`` content (api/openapi.py).
+"""
 
 PAGINATION = {"page": 1, "page_size": 50, "max_page_size": 100}
 

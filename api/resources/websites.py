@@ -13,6 +13,7 @@ from parsel import Selector
 
 from api.auth import Blueprint
 from api.deps import pool
+from api.openapi import DecimalNumber
 from api.pagination import page
 from api.resources.products import OfferSchema
 from db.queries import crawls as crawls_q
@@ -28,6 +29,7 @@ from webhooks import delivery
 log = logging.getLogger("obsrv.api.websites")
 blp = Blueprint("websites", __name__, url_prefix="/v1/websites", description="Websites and their products")
 SELECTOR_FIELDS = ("price", "name", "availability", "sku")
+PERCENT_TEXT = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)$"  # 0 to 100 written as a plain decimal
 
 
 def _validate_cron(value: str) -> None:
@@ -62,8 +64,10 @@ class WebsiteSettingsSchema(ma.Schema):
 
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     schedule = ma.fields.String(validate=_validate_cron, metadata={"description": "cron, UTC", "example": "0 2 * * *"})
-    price_threshold_pct = ma.fields.Decimal(validate=ma.validate.Range(0, 100), places=3, as_string=True,
-                                            metadata={"description": "alert when the price moves by at least this %"})
+    price_threshold_pct = DecimalNumber(validate=ma.validate.Range(0, 100), places=3, text_pattern=PERCENT_TEXT,
+                                        metadata={"description": "alert when the price moves by at least this %: "
+                                                                 "a number 0-100, or the same as a string "
+                                                                 "(as websites return it); kept to 3 decimals"})
     webhook_url = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=2000), _validate_http_url])
     webhook_mode = ma.fields.String(validate=ma.validate.OneOf(("immediate", "daily_digest")))
     render_js = ma.fields.Boolean()
