@@ -8,7 +8,7 @@
   flask-smorest's PaginationMetadata schema (a header ``schema`` of type object would mean the ``k,v,k,v``
   form of OpenAPI's ``simple`` style, which is not what is sent).
 
-The document is checked by a validator in tests/api/test_openapi.py.
+The document is checked by a validator and fuzzed with schemathesis in tests/api/test_openapi.py.
 """
 
 from __future__ import annotations
