@@ -3,7 +3,20 @@
 Bind address and worker count come from OBSRV_HOST / OBSRV_PORT /
 OBSRV_API_WORKERS / OBSRV_API_THREADS; logs are JSON lines like every other
 process's.
+
+Requests gunicorn refuses itself, before the app sees them (a request line it cannot read, a URI over
+``limit_request_line``: 414, headers over ``limit_request_fields`` / ``limit_request_field_size``: 431,
+a malformed header: 400), are answered in the API's one error shape (api/errors.py), as JSON, not
+gunicorn's HTML page: gunicorn has no hook for that page, so each worker replaces the function that
+writes it (``gunicorn.util.write_error``) after it is forked. Which status and message gunicorn picks
+stays gunicorn's.
 """
+
+import json
+import logging
+import uuid
+
+import gunicorn.util
 
 from db.settings import load_settings
 
@@ -28,3 +41,20 @@ logconfig_dict = {
         "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def _write_json_error(sock, status_int, reason, mesg):
+    """gunicorn's error page as the API's error shape (what api/errors.py sends), with a request id that
+    is logged beside gunicorn's own line about the refused request."""
+    request_id = uuid.uuid4().hex
+    body = json.dumps({"code": status_int, "status": reason, "message": (mesg or reason)[:300],
+                       "request_id": request_id}).encode()
+    logging.getLogger("obsrv.api.request").warning(
+        "request refused before the app", extra={"request_id": request_id, "status": status_int})
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Request-ID: {request_id}\r\n\r\n").encode("latin-1")
+    gunicorn.util.write_nonblock(sock, head + body)
+
+
+def post_fork(server, worker):
+    gunicorn.util.write_error = _write_json_error
