@@ -33,7 +33,10 @@ def _openapi_config() -> dict[str, Any]:
         "OPENAPI_SWAGGER_UI_URL": SWAGGER_STATIC,
         "API_SPEC_OPTIONS": {
             "info": {"description": "Price and stock monitoring for online shops. "
-                                    "Authenticate with `Authorization: Bearer obsrv_live_...`."},
+                                    "Authenticate with `Authorization: Bearer obsrv_live_...`. "
+                                    "Every error is the Error schema (a 405 says `Allow`). Text may not "
+                                    "contain NUL characters or unpaired surrogates (400). Lists carry their "
+                                    "totals in `X-Pagination`, a JSON object."},
         },
     }
 

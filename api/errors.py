@@ -17,6 +17,8 @@ from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from api import openapi
+
 log = logging.getLogger("obsrv.api")
 
 
@@ -26,6 +28,13 @@ class ErrorSchema(_SmorestErrorSchema):
 
 class ObsrvApi(Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, **kwargs):
+        super()._init_spec(**kwargs)
+        openapi.init_spec(self)
+
+    def _register_pagination_header(self):
+        self.spec.components.header("PAGINATION", openapi.PAGINATION_HEADER, lazy=True)
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
@@ -40,6 +49,11 @@ class ObsrvApi(Api):
             if payload["message"] == error.description:
                 payload["message"] = "Invalid request: see errors for each field"
         payload["request_id"] = g.get("request_id")
+        # Werkzeug's own headers of the error survive: Allow of a 405 (RFC 9110 requires it), Retry-After,
+        # WWW-Authenticate; its Content-Type (text/html) does not, the body is JSON.
+        own = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        if own:
+            headers = {**own, **headers}
         # Headers a handler put on the exception (e.g. Retry-After) survive.
         response = getattr(error, "response", None)
         if response is not None:

@@ -14,7 +14,20 @@ blocks until the request is complete: 8 slowly sent requests stop 2 workers x 4 
 gevent monkey-patches the worker (sockets, threads, select) before it imports the app; psycopg 3
 sees the patched ``select`` and waits cooperatively (psycopg.waiting), and redis-py's and the pool's
 sockets and threads are the patched ones. Nothing here may import them in the master.
+
+Requests gunicorn refuses itself, before the app sees them (a request line it cannot read, a URI over
+``limit_request_line``: 414, headers over ``limit_request_fields`` / ``limit_request_field_size``: 431,
+a malformed header: 400), are answered in the API's one error shape (api/errors.py), as JSON, not
+gunicorn's HTML page: gunicorn has no hook for that page, so each worker replaces the function that
+writes it (``gunicorn.util.write_error``) after it is forked. Which status and message gunicorn picks
+stays gunicorn's.
 """
+
+import json
+import logging
+import uuid
+
+import gunicorn.util
 
 from core.settings import load_settings
 
@@ -53,3 +66,20 @@ def post_worker_init(worker):
 
         if psycopg.waiting.wait is getattr(psycopg.waiting, "wait_c", None):
             worker.log.error("psycopg was imported before gevent patched this worker: queries block the worker")
+
+
+def _write_json_error(sock, status_int, reason, mesg):
+    """gunicorn's error page as the API's error shape (what api/errors.py sends), with a request id that
+    is logged beside gunicorn's own line about the refused request."""
+    request_id = uuid.uuid4().hex
+    body = json.dumps({"code": status_int, "status": reason, "message": (mesg or reason)[:300],
+                       "request_id": request_id}).encode()
+    logging.getLogger("obsrv.api.request").warning(
+        "request refused before the app", extra={"request_id": request_id, "status": status_int})
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Request-ID: {request_id}\r\n\r\n").encode("latin-1")
+    gunicorn.util.write_nonblock(sock, head + body)
+
+
+def post_fork(server, worker):
+    gunicorn.util.write_error = _write_json_error

@@ -13,6 +13,7 @@ from parsel import Selector
 
 from api.auth import Blueprint
 from api.deps import pool
+from api.openapi import DecimalNumber
 from api.pagination import page
 from api.resources.products import OfferSchema
 from db.queries import crawls as crawls_q
@@ -29,6 +30,9 @@ from webhooks import delivery
 log = logging.getLogger("obsrv.api.websites")
 blp = Blueprint("websites", __name__, url_prefix="/v1/websites", description="Websites and their products")
 SELECTOR_FIELDS = ("price", "name", "availability", "sku")
+PERCENT_TEXT = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)$"  # 0 to 100 written as a plain decimal
+CRON_TEXT = r"^\s*\S+(\s+\S+){4}\s*$"
+HTTP_URL = {"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]", "example": "https://shop.example/"}
 
 
 def _validate_cron(value: str) -> None:
@@ -62,10 +66,16 @@ class WebsiteSettingsSchema(ma.Schema):
     """The fields a client may set at registration and change later."""
 
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
-    schedule = ma.fields.String(validate=_validate_cron, metadata={"description": "cron, UTC", "example": "0 2 * * *"})
-    price_threshold_pct = ma.fields.Decimal(validate=ma.validate.Range(0, 100), places=3, as_string=True,
-                                            metadata={"description": "alert when the price moves by at least this %"})
-    webhook_url = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=2000), _validate_http_url])
+    schedule = ma.fields.String(validate=_validate_cron, metadata={
+        "description": "cron, UTC: 5 fields (minute hour day month weekday)", "example": "0 2 * * *",
+        "pattern": CRON_TEXT})
+    price_threshold_pct = DecimalNumber(validate=ma.validate.Range(0, 100), places=3, text_pattern=PERCENT_TEXT,
+                                        metadata={"description": "alert when the price moves by at least this %: "
+                                                                 "a number 0-100, or the same as a string "
+                                                                 "(as websites return it); kept to 3 decimals"})
+    webhook_url = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=2000), _validate_http_url],
+                                   metadata={**HTTP_URL, "description": "https (http only where the deployment "
+                                             "allows it); its host must resolve to a public address"})
     webhook_mode = ma.fields.String(validate=ma.validate.OneOf(("immediate", "daily_digest")))
     render_js = ma.fields.Boolean()
     crawl_rate_per_minute = ma.fields.Integer(validate=ma.validate.Range(1, 120))
@@ -74,7 +84,8 @@ class WebsiteSettingsSchema(ma.Schema):
 
 class WebsiteCreateSchema(WebsiteSettingsSchema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    seed_urls = ma.fields.List(ma.fields.String(validate=[ma.validate.Length(max=2000), _validate_http_url]),
+    seed_urls = ma.fields.List(ma.fields.String(validate=[ma.validate.Length(max=2000), _validate_http_url],
+                                                metadata=HTTP_URL),
                                required=True, validate=ma.validate.Length(min=1, max=20))
 
     @ma.validates_schema(skip_on_field_errors=True)
@@ -137,7 +148,7 @@ class CandidateSchema(ma.Schema):
 
 
 class ApproveSchema(ma.Schema):
-    product_ids = ma.fields.List(ma.fields.Integer(strict=True), required=True,
+    product_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1)), required=True,
                                  validate=ma.validate.Length(min=1, max=products_q.MAX_APPROVED))
 
 
@@ -235,10 +246,13 @@ def get_website(website_id):
 
 @blp.route("/<int:website_id>", methods=["PATCH"])
 @blp.requires("write")
-@blp.arguments(WebsitePatchSchema)
+@blp.arguments(WebsitePatchSchema, required=False)
 @blp.response(200, WebsiteSchema)
 def patch_website(body, website_id):
-    """Change schedule, threshold, webhook, render_js, rate, selectors; or pause/resume with status."""
+    """Change schedule, threshold, webhook, render_js, rate, selectors; or pause/resume with status.
+
+    Only the fields sent change; an empty (or no) body changes nothing and returns the website.
+    """
     if "webhook_url" in body:
         _check_webhook(body["webhook_url"])
     with pool().connection() as conn, conn.transaction():

@@ -1,4 +1,5 @@
-"""A name resolver for tests: answers for names under ``.test``, the system's resolver for everything else.
+"""A name resolver for tests: answers for names under ``.test``, the system's resolver for everything else;
+and :class:`Offline`, a machine with no network beyond loopback (for a fuzzer's URLs).
 
 It stands where the system resolver stands (``socket.getaddrinfo``), so it sees every lookup a component makes
 — the SSRF check's and any connection's. ``answer(name, first, then...)`` scripts the answers of successive
@@ -8,6 +9,7 @@ afterwards is DNS rebinding. Crawls pin names with ``OBSRV_DNS_OVERRIDES`` inste
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 
@@ -56,4 +58,53 @@ class Names:
         """For a process of its own (tests.support.outside): every lookup of the process, Twisted's too."""
         socket.getaddrinfo = self.getaddrinfo
         socket.gethostbyname = self.gethostbyname
+        return self
+
+
+class Offline:
+    """The machine with no network beyond loopback, for code that may be handed any address (a fuzzer's).
+
+    Names do not resolve (only IP literals and ``localhost`` do, without asking a server), and a connection
+    to an address that is not loopback is refused as a firewall would refuse it. Unix sockets are untouched.
+    """
+
+    def __init__(self):
+        self.refused: list[tuple[str, int]] = []
+        self._getaddrinfo = socket.getaddrinfo
+        self._connect = socket.socket.connect
+        self._connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+        if host is None or host.lower().rstrip(".") == "localhost":
+            return self._getaddrinfo(host, port, family, type, proto, flags)
+        return self._getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+    def _allowed(self, sock, address) -> bool:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return True
+        try:
+            return ipaddress.ip_address(address[0].split("%")[0]).is_loopback
+        except ValueError:
+            return False
+
+    def install(self, monkeypatch) -> "Offline":
+        offline = self
+
+        def connect(sock, address):
+            if not offline._allowed(sock, address):
+                offline.refused.append(tuple(address[:2]))
+                raise ConnectionRefusedError(111, "Connection refused (no network beyond loopback in tests)")
+            return offline._connect(sock, address)
+
+        def connect_ex(sock, address):
+            if not offline._allowed(sock, address):
+                offline.refused.append(tuple(address[:2]))
+                return 111
+            return offline._connect_ex(sock, address)
+
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
         return self
