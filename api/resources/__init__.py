@@ -1,5 +1,5 @@
-"""The API's blueprints, one module each."""
+"""The API's blueprints, one per resource group."""
 
-from api.resources import health, keys, products, websites
+from api.resources import crawls, health, keys, products, webhooks, websites
 
-BLUEPRINTS = (health.blp, keys.blp, websites.blp, products.blp)
+BLUEPRINTS = (health.blp, keys.blp, websites.blp, crawls.blp, webhooks.blp, products.blp)

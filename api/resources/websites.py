@@ -1,163 +1,37 @@
-"""Websites: register (discovery starts), list, read, change, delete; candidates and approval."""
+"""Websites: register (discovery starts), list, read, change, delete; candidates and approval. Their
+schemas are in website_schemas.py; a website's crawls and webhook deliveries have blueprints of their own."""
 
 from __future__ import annotations
 
 import logging
 from functools import partial
 
-import marshmallow as ma
-from croniter import croniter
 from flask import current_app, g
 from flask_smorest import abort
-from parsel import Selector
 
 from api.auth import Blueprint
 from api.deps import pool
-from api.openapi import DecimalNumber
 from api.pagination import page
-from api.resources.products import OfferSchema
-from db.queries import crawls as crawls_q
-from db.queries import webhooks as webhooks_q
+from api.resources.website_schemas import (
+    ApprovedSchema,
+    ApproveSchema,
+    CandidateSchema,
+    RegisteredSchema,
+    WebsiteCreateSchema,
+    WebsitePatchSchema,
+    WebsiteQuerySchema,
+    WebsiteSchema,
+)
+from core.urls import TargetRefused, check_target, domain_of
 from db.queries import clients as audit_q
 from db.queries import products as products_q
 from db.queries import websites as q
 from db.queries import work as work_q
-from core.urls import TargetRefused, check_target, domain_of, is_http_url
 from scheduler import lifecycle
-from scheduler.lifecycle import alert_status, next_run
-from webhooks import delivery
+from scheduler.lifecycle import next_run
 
 log = logging.getLogger("obsrv.api.websites")
 blp = Blueprint("websites", __name__, url_prefix="/v1/websites", description="Websites and their products")
-SELECTOR_FIELDS = ("price", "name", "availability", "sku")
-PERCENT_TEXT = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)$"  # 0 to 100 written as a plain decimal
-CRON_TEXT = r"^\s*\S+(\s+\S+){4}\s*$"
-HTTP_URL = {"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]", "example": "https://shop.example/"}
-
-
-def _validate_cron(value: str) -> None:
-    if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ma.ValidationError("must be a 5-field cron expression (minute hour day month weekday), in UTC")
-
-
-def _validate_selector(value: str) -> None:
-    try:
-        if value.lstrip().startswith(("/", "(")):
-            Selector(text="<html></html>").xpath(value)
-        else:
-            Selector(text="<html></html>").css(value)
-    except Exception:
-        raise ma.ValidationError(f"not a valid CSS selector or XPath: {value!r}") from None
-
-
-def _validate_http_url(value: str) -> None:
-    if not is_http_url(value):
-        raise ma.ValidationError("must be an absolute http(s) URL")
-
-
-class SelectorsSchema(ma.Schema):
-    price = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
-    name = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
-    availability = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
-    sku = ma.fields.String(validate=[ma.validate.Length(max=500), _validate_selector])
-
-
-class WebsiteSettingsSchema(ma.Schema):
-    """The fields a client may set at registration and change later."""
-
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
-    schedule = ma.fields.String(validate=_validate_cron, metadata={
-        "description": "cron, UTC: 5 fields (minute hour day month weekday)", "example": "0 2 * * *",
-        "pattern": CRON_TEXT})
-    price_threshold_pct = DecimalNumber(validate=ma.validate.Range(0, 100), places=3, text_pattern=PERCENT_TEXT,
-                                        metadata={"description": "alert when the price moves by at least this %: "
-                                                                 "a number 0-100, or the same as a string "
-                                                                 "(as websites return it); kept to 3 decimals"})
-    webhook_url = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=2000), _validate_http_url],
-                                   metadata={**HTTP_URL, "description": "https (http only where the deployment "
-                                             "allows it); its host must resolve to a public address"})
-    webhook_mode = ma.fields.String(validate=ma.validate.OneOf(("immediate", "daily_digest")))
-    render_js = ma.fields.Boolean()
-    crawl_rate_per_minute = ma.fields.Integer(validate=ma.validate.Range(1, 120))
-    selectors = ma.fields.Nested(SelectorsSchema)
-
-
-class WebsiteCreateSchema(WebsiteSettingsSchema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    seed_urls = ma.fields.List(ma.fields.String(validate=[ma.validate.Length(max=2000), _validate_http_url],
-                                                metadata=HTTP_URL),
-                               required=True, validate=ma.validate.Length(min=1, max=20))
-
-    @ma.validates_schema(skip_on_field_errors=True)
-    def same_site(self, data, **_kwargs):
-        try:
-            domains = {domain_of(url) for url in data["seed_urls"]}
-        except ValueError:
-            raise ma.ValidationError("a seed URL's host is not a valid host name", "seed_urls") from None
-        if len(domains) > 1:
-            raise ma.ValidationError(f"seed URLs must all be on one site, not {sorted(domains)}", "seed_urls")
-
-
-class WebsitePatchSchema(WebsiteSettingsSchema):
-    status = ma.fields.String(validate=ma.validate.OneOf(("active", "paused")),
-                              metadata={"description": "pause a website, or resume it"})
-
-
-class WebsiteSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    domain = ma.fields.String()
-    seed_urls = ma.fields.List(ma.fields.String())
-    status = ma.fields.String(metadata={"enum": list(lifecycle.STATUSES)})
-    status_reason = ma.fields.String(allow_none=True)
-    schedule = ma.fields.String()
-    next_crawl_at = ma.fields.DateTime(allow_none=True)
-    price_threshold_pct = ma.fields.Decimal(as_string=True)
-    webhook_url = ma.fields.String(allow_none=True)
-    webhook_mode = ma.fields.String()
-    webhook_enabled = ma.fields.Boolean()
-    render_js = ma.fields.Boolean()
-    crawl_rate_per_minute = ma.fields.Integer()
-    selectors = ma.fields.Dict()
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
-
-
-class RegisteredSchema(ma.Schema):
-    id = ma.fields.Integer()
-    status = ma.fields.String()
-    discovery_job_id = ma.fields.String()
-
-
-class WebsiteQuerySchema(ma.Schema):
-    status = ma.fields.String(validate=ma.validate.OneOf(lifecycle.STATUSES))
-
-
-class CandidateSchema(ma.Schema):
-    id = ma.fields.Integer()
-    url = ma.fields.String()
-    name = ma.fields.String(allow_none=True)
-    price = ma.fields.Decimal(as_string=True, allow_none=True)
-    currency = ma.fields.String(allow_none=True)
-    availability = ma.fields.String(allow_none=True)
-    score = ma.fields.Float(allow_none=True)
-    status = ma.fields.String(metadata={"description": "discovered, or approved"})
-    list_price = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "price before a sale"})
-    offers = ma.fields.List(ma.fields.Nested(OfferSchema), metadata={
-        "description": "the page's offers (variants, sellers), as on a product"})
-
-
-class ApproveSchema(ma.Schema):
-    product_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1)), required=True,
-                                 validate=ma.validate.Length(min=1, max=products_q.MAX_APPROVED))
-
-
-class ApprovedSchema(ma.Schema):
-    website_id = ma.fields.Integer()
-    approved = ma.fields.List(ma.fields.Integer(), metadata={"description": "newly approved by this call"})
-    total_approved = ma.fields.Integer()
-    status = ma.fields.String()
-    baseline_job_id = ma.fields.String(allow_none=True)
 
 
 def _check_webhook(url: str | None) -> None:
@@ -265,9 +139,7 @@ def patch_website(body, website_id):
         new_status = changes.pop("status", None)
         website = q.update(conn, website_id, changes)
         if new_status and new_status != website["status"]:
-            if new_status == "active" and not conn.execute(
-                    "SELECT 1 FROM products WHERE website_id = %s AND status = 'approved' LIMIT 1",
-                    (website_id,)).fetchone():
+            if new_status == "active" and not products_q.has_approved(conn, website_id):
                 abort(409, message="Approve products before activating this website")
             try:
                 website = lifecycle.transition(conn, website_id, new_status, reason="set by client")
@@ -328,158 +200,3 @@ def approve_products(body, website_id):
             "baseline_job_id": job_id}
 
 
-class CrawlQueuedSchema(ma.Schema):
-    website_id = ma.fields.Integer()
-    job_id = ma.fields.String()
-
-
-class DeliverySchema(ma.Schema):
-    id = ma.fields.Integer()
-    event_id = ma.fields.String(metadata={"description": "the event's stable id (webhook-id)"})
-    event_type = ma.fields.String()
-    attempt = ma.fields.Integer()
-    attempted_at = ma.fields.DateTime()
-    url = ma.fields.String()
-    status_code = ma.fields.Integer(allow_none=True)
-    latency_ms = ma.fields.Integer(allow_none=True)
-    success = ma.fields.Boolean()
-    error = ma.fields.String(allow_none=True)
-
-
-class TestWebhookSchema(ma.Schema):
-    event_id = ma.fields.String()
-    delivered = ma.fields.Boolean()
-    status_code = ma.fields.Integer(allow_none=True)
-    latency_ms = ma.fields.Integer()
-    error = ma.fields.String(allow_none=True)
-
-
-@blp.route("/<int:website_id>/crawl", methods=["POST"])
-@blp.requires("write")
-@blp.response(202, CrawlQueuedSchema)
-@blp.alt_response(409, response="CONFLICT")
-def crawl_now(website_id):
-    """Crawl the website's approved products now (409 if a crawl of it is running or waiting)."""
-    with pool().connection() as conn, conn.transaction():
-        website = _own_website(conn, website_id, for_update=True)
-        if website["status"] != "active":
-            abort(409, message=f"Only an active website can be crawled; this one is {website['status']}")
-        waiting = work_q.pending(conn, website_id)
-        if waiting or crawls_q.running(conn, website_id):
-            abort(409, message="A crawl of this website is " + (
-                "waiting to start" if waiting and waiting["status"] == "queued" else "running"))
-        job_id = _enqueue(conn, website_id, "manual")
-    return {"website_id": website_id, "job_id": job_id}
-
-
-@blp.route("/<int:website_id>/webhook-deliveries", methods=["GET"])
-@blp.requires("read")
-@blp.response(200, DeliverySchema(many=True))
-@blp.paginate()
-def webhook_deliveries(website_id, pagination_parameters):
-    """Every delivery attempt of this website's webhooks, newest first."""
-    with pool().connection() as conn:
-        _own_website(conn, website_id)
-        return page(pagination_parameters, partial(webhooks_q.deliveries_page, conn, website_id))
-
-
-@blp.route("/<int:website_id>/test-webhook", methods=["POST"])
-@blp.requires("write")
-@blp.response(200, TestWebhookSchema)
-@blp.alt_response(409, response="CONFLICT")
-def test_webhook(website_id):
-    """Send a signed `test` event to the website's webhook now and report the receiver's answer."""
-    config = current_app.config
-    with pool().connection() as conn, conn.transaction():
-        website = _own_website(conn, website_id)
-        if not website["webhook_url"]:
-            abort(409, message="This website has no webhook_url")
-        [event_id] = webhooks_q.insert_events(conn, [{
-            "website_id": website_id, "type": "test",
-            "after": {"message": "Test event from Obsrv: your endpoint and signature check work."}}])
-        event = webhooks_q.lock_event_for_delivery(conn, event_id)
-        event = {**event, "webhook_url": website["webhook_url"]}
-        lease = delivery.take_lease(conn, event, config, delays=[])
-    # the POST holds no transaction and no pool connection: the receiver may take its time
-    result = delivery.send(lease, config)
-    with pool().connection() as conn, conn.transaction():
-        result = delivery.record(conn, lease, result, delays=[], disable_on_gone=False)  # one attempt, no retry
-    return {"event_id": lease.uid, "delivered": result["success"], "status_code": result["status_code"],
-            "latency_ms": result["latency_ms"], "error": result["error"]}
-
-
-class CrawlRunSchema(ma.Schema):
-    id = ma.fields.Integer()
-    kind = ma.fields.String(metadata={"enum": ["discovery", "baseline", "scheduled", "manual"]})
-    status = ma.fields.String(metadata={"enum": ["running", "succeeded", "partially_failed", "failed"]})
-    started_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
-    duration_ms = ma.fields.Integer(allow_none=True)
-    pages_fetched = ma.fields.Integer()
-    products_attempted = ma.fields.Integer()
-    products_ok = ma.fields.Integer()
-    products_failed = ma.fields.Integer()
-    changes_detected = ma.fields.Integer()
-    error_type = ma.fields.String(allow_none=True, metadata={
-        "enum": ["timeout", "dns", "network", "http_status", "blocked", "parse", "robots", "internal"]})
-    error_message = ma.fields.String(allow_none=True)
-    error_products = ma.fields.List(ma.fields.Dict(), metadata={"description": "up to 100 failed pages"})
-    summary = ma.fields.String(allow_none=True, metadata={
-        "description": "what the crawl did; a discovery: the page budget it used and why it stopped"})
-
-
-class CrawlLogQuerySchema(ma.Schema):
-    status = ma.fields.String(validate=ma.validate.OneOf(("running", "succeeded", "partially_failed", "failed")))
-
-
-class LastErrorSchema(ma.Schema):
-    at = ma.fields.DateTime(allow_none=True)
-    status = ma.fields.String()
-    error_type = ma.fields.String(allow_none=True)
-    error_message = ma.fields.String(allow_none=True)
-
-
-class CrawlHealthSchema(ma.Schema):
-    website_id = ma.fields.Integer()
-    window_days = ma.fields.Integer()
-    crawls = ma.fields.Integer(metadata={"description": "finished crawls in the window"})
-    success_rate = ma.fields.Float(allow_none=True, metadata={"description": "succeeded / finished, 0..1"})
-    avg_duration_ms = ma.fields.Integer(allow_none=True)
-    last_success_at = ma.fields.DateTime(allow_none=True)
-    last_error = ma.fields.Nested(LastErrorSchema, allow_none=True)
-    consecutive_failures = ma.fields.Integer()
-    alert_status = ma.fields.String(metadata={"enum": ["ok", "degraded", "failing"]})
-    website_status = ma.fields.String()
-
-
-@blp.route("/<int:website_id>/crawl-logs", methods=["GET"])
-@blp.requires("read")
-@blp.arguments(CrawlLogQuerySchema, location="query")
-@blp.response(200, CrawlRunSchema(many=True))
-@blp.paginate()
-def crawl_logs(args, website_id, pagination_parameters):
-    """The website's crawls, newest first, with counts and typed errors; filter by status."""
-    with pool().connection() as conn:
-        _own_website(conn, website_id)
-        return page(pagination_parameters,
-                    partial(crawls_q.page_runs, conn, website_id, status=args.get("status")))
-
-
-@blp.route("/<int:website_id>/health", methods=["GET"])
-@blp.requires("read")
-@blp.response(200, CrawlHealthSchema)
-def website_health(website_id):
-    """Crawl health over the last 7 days: success rate, duration, last success and error, alert status."""
-    with pool().connection() as conn:
-        website = _own_website(conn, website_id)
-        stats = crawls_q.health(conn, website_id, days=7)
-    finished = stats["finished"]
-    health = {
-        "website_id": website_id, "window_days": 7, "crawls": finished,
-        "success_rate": round(stats["succeeded"] / finished, 4) if finished else None,
-        "avg_duration_ms": int(stats["avg_duration_ms"]) if stats["avg_duration_ms"] is not None else None,
-        "last_success_at": stats["last_success_at"], "last_error": stats["last_error"],
-        "consecutive_failures": website["consecutive_failures"], "website_status": website["status"],
-    }
-    health["alert_status"] = alert_status(health, website)
-    return health

@@ -25,6 +25,11 @@ class ApprovalError(ValueError):
         self.errors = errors or {}
 
 
+def has_approved(conn, website_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM products WHERE website_id = %s AND status = 'approved' LIMIT 1",
+                        (website_id,)).fetchone() is not None
+
+
 def approve(conn, website_id: int, product_ids: list[int]) -> tuple[list[int], int]:
     """Approve candidates of one website, all or nothing; returns (newly approved ids, total approved).
 
