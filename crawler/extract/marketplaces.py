@@ -25,7 +25,7 @@ price; the struck "List Price" / "RRP" / "UVP" / "Prix conseillé" / "Prezzo
 consigliato" is ``list_price`` (kept only when above the price). Currency: the
 price's symbol, ambiguous ones ("$", "kr") resolved by the page's marketplace id
 (``ue_mid``), which also stands in when the symbol is unknown. Availability: the
-``#availability`` phrase (multilingual, see :func:`.prices.availability_from_text`),
+``#availability`` phrase (multilingual, see :func:`.availability.availability_from_text`),
 else ``#outOfStock`` -> OutOfStock, else a buy control (add to cart, buy now, "See all
 buying choices", a digital buy button) -> InStock. SKU and platform id: the ASIN.
 
@@ -54,13 +54,9 @@ from typing import Any
 import lxml.etree
 
 from .page import Page, clean_text, page_cached, text_of
-from .prices import (
-    availability_from_text,
-    normalize_currency,
-    parse_display_price,
-    parse_price,
-    stock_quantity_from_text,
-)
+from .availability import availability_from_text, stock_quantity_from_text
+from .currencies import normalize_currency
+from .prices import parse_display_price, parse_price
 from .product import Found
 
 UNAVAILABLE = frozenset({"OutOfStock", "Discontinued"})

@@ -31,15 +31,14 @@ from w3lib.html import remove_tags
 
 from . import marketplaces
 from .page import Page, class_and_id, page_cached, text_of
-from .prices import (
+from .availability import (
     availability_from_classes,
     availability_from_text,
     normalize_availability,
-    normalize_currency,
-    parse_display_price,
-    parse_price,
     stock_quantity_from_text,
 )
+from .currencies import normalize_currency
+from .prices import parse_display_price, parse_price
 from .product import Found, Offer, normalize_gtin
 
 

@@ -57,7 +57,9 @@ from urllib.parse import parse_qsl, urlsplit
 from w3lib.url import canonicalize_url
 
 from .page import Page, clean_text
-from .prices import is_current, normalize_availability, normalize_currency, parse_price
+from .availability import normalize_availability
+from .currencies import normalize_currency
+from .prices import is_current, parse_price
 from .product import Found, Offer, normalize_gtin
 from .visible import main_heading_text
 

@@ -38,14 +38,8 @@ import lxml.etree
 
 from . import markup
 from .page import XP_BODY, Page, class_and_id, clean_text, page_cached, text_of, texts_containing
-from .prices import (
-    availability_from_classes,
-    availability_from_text,
-    current_price_segments,
-    has_was_words,
-    parse_display_price,
-    stock_quantity_from_text,
-)
+from .availability import availability_from_classes, availability_from_text, stock_quantity_from_text
+from .prices import current_price_segments, has_was_words, parse_display_price
 from .identifiers import labelled
 from .product import Found
 
