@@ -1,7 +1,7 @@
 """Currencies: ISO codes from fields and from price texts, resolved by the page's context.
 
 :func:`normalize_currency` maps a whole currency field (a code, symbol, local spelling
-or name) to ISO 4217; :func:`currency_in` finds the currency of one amount in a price
+or name) to ISO 4217; :func:`_currency_in` finds the currency of one amount in a price
 text. A symbol several currencies share (``$``, ``kr``, ``¥``, ``元``, ``£``) is resolved
 by the page's context (:meth:`CurrencyContext.pick`: the currency the page declared, its
 country from ``<html lang>``/og:locale or TLD, its language's country) and else by a
@@ -198,7 +198,7 @@ def _words_before(text: str, position: int) -> list[re.Match]:
     return chain
 
 
-def currency_in(text: str, start: int, end: int, context: CurrencyContext) -> str | None:
+def _currency_in(text: str, start: int, end: int, context: CurrencyContext) -> str | None:
     """The ISO currency of the amount at ``text[start:end]``, or None.
 
     Tokens count on word boundaries only. Ranked: an ISO code next to the amount (or

@@ -44,7 +44,7 @@ from price_parser import Price
 
 from core.vocabulary import MAX_PRICE
 
-from .currencies import NO_CONTEXT, CurrencyContext, currency_in, minor_units
+from .currencies import NO_CONTEXT, CurrencyContext, _currency_in, minor_units
 from .currency_tables import _BIDI_MARKS
 
 # Prices outside (0, MAX_AMOUNT) are garbage ("0", "call us" parsed as digits, ids).
@@ -143,7 +143,7 @@ def _parse(
     negative = _is_negative(text, start)
     if negative and not allow_negative:
         return None, None
-    currency = currency_in(text, start, end, context)
+    currency = _currency_in(text, start, end, context)
     amount = price.amount
     if decimal_separator is None and minor_units(currency) == 3 and "." in price.amount_text:
         if _is_ambiguous(price.amount_text):  # "KD 12.500": three decimals, not thousands

@@ -61,7 +61,7 @@ from .availability import normalize_availability
 from .currencies import normalize_currency
 from .prices import is_current, parse_price
 from .product import Found, Offer, normalize_gtin
-from .visible import main_heading_text
+from .anchor import main_heading_text
 
 PRODUCT_TYPES = frozenset(
     {
