@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import lxml.etree
 from w3lib.html import remove_tags
 
-from . import marketplaces
+from . import amazon, ebay, marketplaces
 from .page import Page, class_and_id, page_cached, text_of
 from .availability import (
     availability_from_classes,
@@ -499,16 +499,16 @@ ADAPTERS: dict[str, Callable[[Page], Found | None]] = {
     "shopify": extract_shopify,
     "woocommerce": extract_woocommerce,
     "magento": extract_magento,
-    "amazon": marketplaces.extract_amazon,
-    "ebay": marketplaces.extract_ebay,
+    "amazon": amazon.extract_amazon,
+    "ebay": ebay.extract_ebay,
 }
 #: platform name -> the platform's product id (cheap; identity even after an early stop)
 PRODUCT_IDS: dict[str, Callable[[Page], str | None]] = {
     "shopify": shopify_id,
     "woocommerce": woocommerce_id,
     "magento": magento_id,
-    "amazon": marketplaces.amazon_asin,
-    "ebay": marketplaces.ebay_item_id,
+    "amazon": amazon.amazon_asin,
+    "ebay": ebay.ebay_item_id,
 }
 #: platforms whose product id is also the listing's SKU (the ASIN, the eBay item number)
 ID_IS_SKU = frozenset({"amazon", "ebay"})
