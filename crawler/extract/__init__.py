@@ -7,7 +7,7 @@ Usage::
     product.to_json()  # {"name": ..., "price": "51.77", ..., "sources": {"price": "jsonld", ...}}
     product, page_class = analyze(html, url)  # discovery: extraction + classification, one parse
 
-See :mod:`.cascade` for the order of sources, :mod:`.schemaorg` and
+See :mod:`.cascade` for the order of sources, :mod:`.offers` and
 :mod:`.platforms` for which offer/variant is taken, :mod:`.prices` for number and
 decimal rules, :mod:`.currencies` (over :mod:`.currency_tables`, CLDR's) for currencies,
 :mod:`.availability` for the stock vocabulary, :mod:`.blocked` for block pages and

@@ -48,7 +48,7 @@ number) that id is also the SKU, unless an earlier source gave one.
 
 Offers and list price (``offers``, ``list_price``; ``sources`` names who gave them):
 
-* ``offers`` are the offers of the source that gave the price (see :mod:`.schemaorg` and
+* ``offers`` are the offers of the source that gave the price (see :mod:`.offers` and
   :mod:`.platforms` for what each source reads and which offer it reports). When that
   source lists no variants (a single Offer, an AggregateOffer, a visible price) another
   source that ran may give them if one of its offers *is* the product's -- same price
