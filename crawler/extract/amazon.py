@@ -26,7 +26,7 @@ import re
 from decimal import Decimal
 
 from .availability import availability_from_text
-from .marketplace_markup import (
+from .adapter_markup import (
     NO_PRICE,
     UNAVAILABLE,
     _has_class,

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from .availability import availability_from_text
 from .currencies import normalize_currency
-from .marketplace_markup import (
+from .adapter_markup import (
     UNAVAILABLE,
     _has_class,
     _is_struck,

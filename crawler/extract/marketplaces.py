@@ -13,7 +13,7 @@ hosts), then the item markup decides:
   ``x-item-title`` / ``x-price-primary``).
 
 Each one's own reading is in :mod:`.amazon` and :mod:`.ebay`; what they share in
-:mod:`.marketplace_markup`.
+:mod:`.adapter_markup`.
 """
 
 from __future__ import annotations

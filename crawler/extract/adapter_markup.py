@@ -1,4 +1,7 @@
-"""What the Amazon and eBay adapters (:mod:`.amazon`, :mod:`.ebay`) share.
+"""What the platform and marketplace adapters share.
+
+XPath helpers; the first text an XPath finds; a JSON value's dicts and text; the product's URL.
+The marketplaces (:mod:`.amazon`, :mod:`.ebay`) also share:
 
 Element ids looked up in one dict built by a single walk of the tree
 (:func:`element_ids`), not by one XPath scan each: Amazon pages run to 1-2 MB; text
@@ -9,12 +12,13 @@ quantity a buy box's stock line states; the start of the page the cheap gates lo
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any
 
 import lxml.etree
 
 from .availability import stock_quantity_from_text
-from .page import Page, clean_text, page_cached
+from .page import Page, clean_text, page_cached, text_of
 
 UNAVAILABLE = frozenset({"OutOfStock", "Discontinued"})
 #: what a source vouches absent when the product has no price
@@ -92,3 +96,34 @@ _GATE_CHARS = 5000
 @page_cached
 def _page_start(page: Page) -> str:
     return page.source[:_GATE_CHARS]
+
+
+def _first_text(xpath: lxml.etree.XPath, node) -> str | None:
+    for element in xpath(node):
+        text = element if isinstance(element, str) else text_of(element)
+        text = text.strip()
+        if text:
+            return text
+    return None
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """A JSON string or number as text; anything else (lists, objects, booleans) is None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value).strip() or None
+
+
+def _product_url(page: Page, path: Any = None) -> str:
+    """The product's own URL (no query): the product JSON's ``url``, else the canonical or the page URL."""
+    url = page.absolute(path) if isinstance(path, str) and path.strip() else None
+    url = url or page.canonical_url or page.url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
