@@ -366,10 +366,10 @@ def test_known_absence_counts_as_known_for_the_early_stop(monkeypatch):
 
 
 def test_an_earlier_value_stands_against_a_later_absence(monkeypatch):
-    from crawler.extract import cascade
+    from crawler.extract.merge import _Merge
     from crawler.extract.product import Found
 
-    merge = cascade._Merge(Page.from_html(PRICE_NEAR_H1, URL))
+    merge = _Merge(Page.from_html(PRICE_NEAR_H1, URL))
     merge.add("jsonld", Found.of(price=Decimal("10.00")))
     merge.add("amazon", Found.of(absent={"price", "currency"}, name="Widget"))
     merge.add("heuristics", Found.of(price=Decimal("20.00"), currency="GBP"))
