@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: DATABASE_URL and REDIS_URL must be set (or run it through `make run`)", file=sys.stderr)
         return 2
     _more_open_files()
-    from crawler.extract.prices import warm_up
+    from crawler.extract.currency_tables import warm_up
     from crawler.spiders.obsrv import ObsrvSpider
 
     warm_up()  # the currency tables, before the first crawl rather than during it

@@ -7,10 +7,11 @@ Usage::
     product.to_json()  # {"name": ..., "price": "51.77", ..., "sources": {"price": "jsonld", ...}}
     product, page_class = analyze(html, url)  # discovery: extraction + classification, one parse
 
-See :mod:`.cascade` for the order of sources, :mod:`.schemaorg` and
-:mod:`.platforms` for which offer/variant is taken, :mod:`.prices` for number,
-currency and decimal rules, :mod:`.blocked` for block pages and :mod:`.classify` for
-page classification. :func:`analyze` parses once and returns both.
+See :mod:`.cascade` for the order of sources, :mod:`.offers` and
+:mod:`.platforms` for which offer/variant is taken, :mod:`.prices` for number and
+decimal rules, :mod:`.currencies` (over :mod:`.currency_tables`, CLDR's) for currencies,
+:mod:`.availability` for the stock vocabulary, :mod:`.blocked` for block pages and
+:mod:`.classify` for page classification. :func:`analyze` parses once and returns both.
 """
 
 from __future__ import annotations

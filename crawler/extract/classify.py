@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
-from . import jsonld, opengraph, platforms, rdfa, visible
+from . import anchor, jsonld, opengraph, platforms, rdfa, stock, visible
 from .page import Page
 from .schemaorg import has_listing, product_nodes
 
@@ -72,7 +72,7 @@ def _structured_products(page: Page) -> int:
     count = len(product_nodes(jsonld.items(page)))
     if page.contains("itemscope"):
         count += sum(
-            1 for node in _XP_TOP_MICRODATA_PRODUCTS(page.root) if not visible.is_excluded(page, node)
+            1 for node in _XP_TOP_MICRODATA_PRODUCTS(page.root) if not anchor.is_excluded(page, node)
         )
     if page.has_rdfa():
         count += len(product_nodes(rdfa.items(page)))
@@ -92,7 +92,7 @@ def _has_pagination(page: Page) -> bool:
 
 
 def _card_prices(page: Page) -> int:
-    return sum(1 for element in _XP_PRICE_ELEMENTS(page.root) if visible.is_excluded(page, element))
+    return sum(1 for element in _XP_PRICE_ELEMENTS(page.root) if anchor.is_excluded(page, element))
 
 
 def _platform_product(page: Page) -> bool:
@@ -131,7 +131,7 @@ def classify(page: Page) -> PageClass:
     main_price = visible.main_price(page)
     if main_price is not None:
         signal(1.5, 0, "one price next to the h1")
-        if visible.main_buy_controls(page):
+        if stock.main_buy_controls(page):
             signal(1, 0, "buy button next to the product")
     else:
         cards = _card_prices(page)

@@ -27,6 +27,7 @@ import re
 import lxml.etree
 
 from . import markup
+from .anchor import is_excluded, main_heading
 from .page import HIDDEN_TEXT_TAGS, XP_BODY, Page, page_cached, text_of, texts_containing
 from .product import normalize_gtin
 
@@ -72,21 +73,9 @@ _URL_ID_PARAMS = ("pid", "product_id", "productid", "products_id", "item_id", "i
 _MIN_REPEATS = 2  # the id appears in the markup at least this often besides the URL itself
 
 
-def _main_heading(page: Page):
-    from .visible import main_heading  # visible imports nothing from here: no cycle at load
-
-    return main_heading(page)
-
-
-def _is_excluded(page: Page, element) -> bool:
-    from .visible import is_excluded
-
-    return is_excluded(page, element)
-
-
 def _heading_ancestor(page: Page, levels: int):
     """The heading's ancestor ``levels`` up, staying below <body>."""
-    node = _main_heading(page)
+    node = main_heading(page)
     if node is None:
         return None
     for _ in range(levels):
@@ -131,7 +120,7 @@ def _table_ids(page: Page, region):
         else:
             label, value = [cell for cell in row if cell.tag in ("th", "td")][:2]
         match = _ID_LABEL_RE.fullmatch(text_of(label))
-        if match and not _is_excluded(page, row):
+        if match and not is_excluded(page, row):
             yield match.lastgroup, text_of(value)
 
 
@@ -143,7 +132,7 @@ def _line_ids(page: Page, region):
         if _ID_LABEL_RE.fullmatch(text) and element.getparent() is not None:
             text = text_of(element.getparent())  # "<strong>SKU:</strong> <span>X</span>"
         match = _LABELLED_ID_RE.fullmatch(text) if len(text) <= 80 else None
-        if match and not _is_excluded(page, element):
+        if match and not is_excluded(page, element):
             yield _id_kind(match), match.group("value")
 
 
@@ -169,7 +158,7 @@ def _rank(pairs) -> tuple[str | None, str | None]:
 @page_cached
 def labelled(page: Page) -> tuple[str | None, str | None]:
     """(sku, gtin) from labelled values near the heading, else shop codes in the content."""
-    if _main_heading(page) is None:
+    if main_heading(page) is None:
         return None, None
     near = list(_table_ids(page, _heading_ancestor(page, SPEC_TABLE_LEVELS)))
     near += _line_ids(page, _heading_ancestor(page, LABEL_LINE_LEVELS))

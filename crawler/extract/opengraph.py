@@ -12,7 +12,9 @@ from __future__ import annotations
 from extruct.opengraph import OpenGraphExtractor
 
 from .page import Page, page_cached
-from .prices import is_current, normalize_availability, normalize_currency, parse_price
+from .availability import normalize_availability
+from .currencies import normalize_currency
+from .prices import is_current, parse_price
 from .product import Found, normalize_gtin
 
 _EXTRACTOR = OpenGraphExtractor()

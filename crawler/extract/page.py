@@ -23,7 +23,7 @@ from extruct.xmldom import XmlDomHTMLParser
 from w3lib.encoding import html_to_unicode
 from w3lib.url import safe_url_string
 
-from .prices import CurrencyContext, normalize_currency
+from .currencies import CurrencyContext, normalize_currency
 
 T = TypeVar("T")
 

@@ -18,7 +18,8 @@ from cssselect import SelectorError
 from parsel.csstranslator import HTMLTranslator
 
 from .page import Page, clean_text, text_of
-from .prices import normalize_availability, parse_display_price, stock_quantity_from_text
+from .availability import normalize_availability, stock_quantity_from_text
+from .prices import parse_display_price
 from .product import Found
 from .identifiers import strip_id_label
 

@@ -299,7 +299,7 @@ VOCABULARIES = [
     ("websites", "status", "scheduler.lifecycle", "STATUSES"),
     ("products", "availability", "pipelines.normalize", "AVAILABILITY"),
     ("products", "availability", "api.resources.products", "AVAILABILITY"),
-    ("products", "availability", "crawler.extract.prices", "AVAILABILITY_VALUES"),
+    ("products", "availability", "crawler.extract.availability", "AVAILABILITY_VALUES"),
 ]
 
 

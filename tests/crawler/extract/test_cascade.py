@@ -217,23 +217,24 @@ def test_a_failing_stage_costs_only_that_stage(monkeypatch, caplog):
 
 
 def test_platform_adapters_take_the_preselected_variant():
-    from crawler.extract import platforms
+    from crawler.extract.shopify import extract_shopify
+    from crawler.extract.woocommerce import extract_woocommerce
 
     html, meta, _ = load_case("woocommerce_variable")
-    woo = platforms.extract_woocommerce(Page.from_html(html, meta["url"].split("?")[0]))
+    woo = extract_woocommerce(Page.from_html(html, meta["url"].split("?")[0]))
     assert (woo.fields["price"], woo.fields["sku"]) == (Decimal("23.40"), "FT-PLANT-L")  # selected='selected'
 
     html, meta, _ = load_case("shopify")
-    shopify = platforms.extract_shopify(Page.from_html(html, meta["url"].split("?")[0]))
+    shopify = extract_shopify(Page.from_html(html, meta["url"].split("?")[0]))
     assert (shopify.fields["price"], shopify.fields["sku"]) == (Decimal("28.00"), "NCC-MUG-SAND")
 
 
 def test_lowest_in_stock_variant_without_any_selection():
-    from crawler.extract import platforms
+    from crawler.extract.woocommerce import extract_woocommerce
 
     html, meta, _ = load_case("woocommerce_variable")
     text = html.decode("utf-8").replace("  selected='selected'", "")
-    woo = platforms.extract_woocommerce(Page.from_html(text, meta["url"].split("?")[0]))
+    woo = extract_woocommerce(Page.from_html(text, meta["url"].split("?")[0]))
     assert woo.fields["price"] == Decimal("18.00") and woo.fields["availability"] == "InStock"
 
 
@@ -316,15 +317,16 @@ def test_selectors_keep_the_availability_they_name_over_the_offer():
 
 
 def test_platform_variants_and_sale_prices():
-    from crawler.extract import platforms
+    from crawler.extract.shopify import extract_shopify
+    from crawler.extract.woocommerce import extract_woocommerce
 
     html, meta, _ = load_case("shopify")
-    shopify = platforms.extract_shopify(Page.from_html(html, meta["url"].replace("40123456789012", "40123456789013")))
+    shopify = extract_shopify(Page.from_html(html, meta["url"].replace("40123456789012", "40123456789013")))
     assert shopify.fields["list_price"] == Decimal("28.00")  # Ocean's compare_at_price
     assert [(o.sku, o.selected) for o in shopify.fields["offers"]] == [
         ("NCC-MUG-SAND", False), ("NCC-MUG-OCEAN", True), ("NCC-MUG-CHAR", False)]
     html, meta, _ = load_case("woocommerce_sale")
-    woo = platforms.extract_woocommerce(Page.from_html(html, meta["url"]))
+    woo = extract_woocommerce(Page.from_html(html, meta["url"]))
     assert (woo.fields["price"], woo.fields["list_price"], woo.fields.get("offers")) == (
         Decimal("29.50"), Decimal("38.00"), None)
 
@@ -364,10 +366,10 @@ def test_known_absence_counts_as_known_for_the_early_stop(monkeypatch):
 
 
 def test_an_earlier_value_stands_against_a_later_absence(monkeypatch):
-    from crawler.extract import cascade
+    from crawler.extract.merge import _Merge
     from crawler.extract.product import Found
 
-    merge = cascade._Merge(Page.from_html(PRICE_NEAR_H1, URL))
+    merge = _Merge(Page.from_html(PRICE_NEAR_H1, URL))
     merge.add("jsonld", Found.of(price=Decimal("10.00")))
     merge.add("amazon", Found.of(absent={"price", "currency"}, name="Widget"))
     merge.add("heuristics", Found.of(price=Decimal("20.00"), currency="GBP"))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crawler.extract.prices import CurrencyContext, parse_price
+from crawler.extract.currencies import CurrencyContext
+from crawler.extract.prices import parse_price
 
 SV = CurrencyContext(lang="sv", region="se")
 DA = CurrencyContext(lang="da")

@@ -1,4 +1,4 @@
-"""Amazon and eBay item pages (:mod:`crawler.extract.marketplaces`), on the real pages of
+"""Amazon and eBay item pages (:mod:`crawler.extract.marketplaces`, `.amazon`, `.ebay`), on the real pages of
 ``../shared/fixtures/product-pages/`` (Amazon .com/.co.uk/.de/.fr/.it, eBay .com/.co.uk/.ie/.fr/.it/.ca)
 and on small pages in the current layouts."""
 
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from crawler.extract import extract_product, marketplaces, platforms
+from crawler.extract import amazon, ebay, extract_product, platforms
 from crawler.extract.page import Page
 from tests.support.product_pages import load_pages, pages_dir
 
@@ -119,7 +119,7 @@ def test_an_unavailable_amazon_product_has_no_price_the_heuristics_do_not_guess_
     assert "heuristics" not in product.sources.values()
     assert product.blocked is None and product.is_product
 
-    found = marketplaces.extract_amazon(Page.from_html(*_fixture("2c036dd02f")))
+    found = amazon.extract_amazon(Page.from_html(*_fixture("2c036dd02f")))
     assert found.absent == {"price", "currency", "list_price"}
 
 
@@ -187,7 +187,7 @@ def test_ebay_page_through_the_cascade_and_through_the_adapter():
         "Details about Halloween Zombie Scars Tattoos Fake Blood Scab Scar Wound Costume Make-Up Kit UK",
         Decimal("1.99"), "GBP", "InStock", "302474151804",
     )
-    found = marketplaces.extract_ebay(Page.from_html(*_fixture("21e72a8e6d")))
+    found = ebay.extract_ebay(Page.from_html(*_fixture("21e72a8e6d")))
     assert found.fields == {
         "name": "Halloween Zombie Scars Tattoos Fake Blood Scab Scar Wound Costume Make-Up Kit UK",
         "price": Decimal("1.99"),
@@ -197,7 +197,7 @@ def test_ebay_page_through_the_cascade_and_through_the_adapter():
         "image": "https://i.ebayimg.com/images/g/zVYAAOSwGihfeKSa/s-l300.jpg",
         "platform_id": "302474151804",
     }
-    italian = marketplaces.extract_ebay(Page.from_html(*_fixture("2d3e52568d")))  # "Dettagli su ... mostra il titolo originale"
+    italian = ebay.extract_ebay(Page.from_html(*_fixture("2d3e52568d")))  # "Dettagli su ... mostra il titolo originale"
     assert (italian.fields["name"], italian.fields["price"], italian.fields["availability"]) == (
         "Angel Teddy Bear", Decimal("12.99"), "InStock",
     )

@@ -1,4 +1,4 @@
-"""prices.py: number formats, currencies, availability vocabulary, decimal formatting."""
+"""prices.py, currencies.py, availability.py: number formats, currencies, availability vocabulary, decimal formatting."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from crawler.extract.prices import (
-    NO_CONTEXT,
-    CurrencyContext,
+from crawler.extract.availability import (
     availability_from_text,
-    format_amount,
     normalize_availability,
-    normalize_currency,
-    parse_display_price,
-    parse_price,
     stock_quantity_from_text,
 )
+from crawler.extract.currencies import NO_CONTEXT, CurrencyContext, normalize_currency
+from crawler.extract.prices import format_amount, parse_display_price, parse_price
 
 GERMAN = CurrencyContext(lang="de", region="de")
 ENGLISH = CurrencyContext(lang="en", region="gb")
@@ -268,7 +264,9 @@ def test_warm_up_builds_the_tables_without_keeping_every_locale_in_memory():
         "import crawler.spiders.obsrv\n"
         "rss = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1])\n"
         "before = rss()\n"
-        "from crawler.extract.prices import CurrencyContext, parse_price, warm_up, _built\n"
+        "from crawler.extract.currencies import CurrencyContext\n"
+        "from crawler.extract.currency_tables import _built, warm_up\n"
+        "from crawler.extract.prices import parse_price\n"
         "warm_up()\n"
         "assert _built, 'no tables'\n"
         "print(rss() - before, parse_price('1 299 kr', CurrencyContext(lang='sv', region='se')))\n"
