@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test bench migrate clean demo-shop
+.PHONY: install run test lint format bench migrate clean demo-shop
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ run: install
 ## make test: the whole suite against real Postgres and Redis (embedded unless DATABASE_URL/REDIS_URL are set).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff's checks and its formatter's verdict (configured in pyproject.toml); CI runs it first.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make format: ruff fixes what it can and formats the tree.
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## make demo-shop: a local shop to watch (200 books on http://127.0.0.1:8800/); run make run with
 ## OBSRV_ALLOW_PRIVATE_TARGETS=true to crawl it.

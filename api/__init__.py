@@ -6,7 +6,8 @@ tests pass a config dict.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import swagger_ui_bundle
 from flask import Flask, g, send_from_directory
@@ -32,11 +33,13 @@ def _openapi_config() -> dict[str, Any]:
         # Served from the swagger-ui-bundle wheel, so /docs renders offline too.
         "OPENAPI_SWAGGER_UI_URL": SWAGGER_STATIC,
         "API_SPEC_OPTIONS": {
-            "info": {"description": "Price and stock monitoring for online shops. "
-                                    "Authenticate with `Authorization: Bearer obsrv_live_...`. "
-                                    "Every error is the Error schema (a 405 says `Allow`). Text may not "
-                                    "contain NUL characters or unpaired surrogates (400). Lists carry their "
-                                    "totals in `X-Pagination`, a JSON object."},
+            "info": {
+                "description": "Price and stock monitoring for online shops. "
+                "Authenticate with `Authorization: Bearer obsrv_live_...`. "
+                "Every error is the Error schema (a 405 says `Allow`). Text may not "
+                "contain NUL characters or unpaired surrogates (400). Lists carry their "
+                "totals in `X-Pagination`, a JSON object."
+            },
         },
     }
 
@@ -62,9 +65,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     swagger_static._obsrv_public = True
 
-    logs.init_app(app)                              # request id first: every later hook logs with it
-    body.init_app(app)                              # the whole body, in bounded time, before anyone reads it
-    guard.init_app(app)                             # input no view can store: a 400 before anything runs
+    logs.init_app(app)  # request id first: every later hook logs with it
+    body.init_app(app)  # the whole body, in bounded time, before anyone reads it
+    guard.init_app(app)  # input no view can store: a 400 before anything runs
     authenticator = Authenticator(app, pool, redis_client)  # before the limiter: it counts per key
     Limiter(
         key_func=lambda: f"key:{g.principal.key_id}",
@@ -75,10 +78,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         storage_uri=ratelimit.storage_uri(app.config["REDIS_URL"]),  # one Redis round trip a request
         strategy="fixed-window",
         key_prefix="obsrv",
-        in_memory_fallback_enabled=True,            # Redis down: per-process limits, not an outage
+        in_memory_fallback_enabled=True,  # Redis down: per-process limits, not an outage
         enabled=app.config["OBSRV_RATE_LIMIT_ENABLED"],
     )
-    authenticator.init_confirm(app)                 # after the limiter: its Redis trip read the key epoch
+    authenticator.init_confirm(app)  # after the limiter: its Redis trip read the key epoch
 
     api = ObsrvApi(app)
     api.spec.components.security_scheme(

@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"api_key:   {key}")
     print(f"scopes:    {', '.join(row['scopes'])}")
     print(f"webhook_secret: {secret}")
-    print("Keep the key and the webhook secret now: they are shown once. Use the key as "
-          "'Authorization: Bearer <key>'; verify webhooks with the secret (README).", file=sys.stderr)
+    print(
+        "Keep the key and the webhook secret now: they are shown once. Use the key as "
+        "'Authorization: Bearer <key>'; verify webhooks with the secret (README).",
+        file=sys.stderr,
+    )
     return 0
 
 

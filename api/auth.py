@@ -72,16 +72,24 @@ def mint_key() -> tuple[str, str, bytes]:
     return key, key[:PREFIX_LENGTH], digest(key)
 
 
-def create_key(conn, *, client_id: int, name: str, scopes, actor_key_id: int | None = None,
-               request_id: str | None = None) -> tuple[dict, str]:
+def create_key(
+    conn, *, client_id: int, name: str, scopes, actor_key_id: int | None = None, request_id: str | None = None
+) -> tuple[dict, str]:
     """Store a new key for the client and audit it; returns (its row, the key, shown once)."""
     key, prefix, key_digest = mint_key()
     ordered = [s for s in SCOPES if s in set(scopes)]
     with conn.transaction():
         row = q.insert_key(conn, client_id=client_id, name=name, prefix=prefix, digest=key_digest, scopes=ordered)
-        q.audit(conn, client_id=client_id, api_key_id=actor_key_id, action="api_key.created", target_type="api_key",
-                target_id=row["id"], details={"name": name, "prefix": prefix, "scopes": ordered},
-                request_id=request_id)
+        q.audit(
+            conn,
+            client_id=client_id,
+            api_key_id=actor_key_id,
+            action="api_key.created",
+            target_type="api_key",
+            target_id=row["id"],
+            details={"name": name, "prefix": prefix, "scopes": ordered},
+            request_id=request_id,
+        )
     return row, key
 
 
@@ -91,8 +99,15 @@ def create_client(conn, name: str) -> tuple[int, dict, str, str]:
     secret = new_secret()
     with conn.transaction():
         client_id = q.create_client(conn, name)
-        q.audit(conn, client_id=client_id, api_key_id=None, action="client.created", target_type="client",
-                target_id=client_id, details={"name": name})
+        q.audit(
+            conn,
+            client_id=client_id,
+            api_key_id=None,
+            action="client.created",
+            target_type="client",
+            target_id=client_id,
+            details={"name": name},
+        )
         row, key = create_key(conn, client_id=client_id, name="bootstrap admin key", scopes=SCOPES)
         webhooks_q.add_secret(conn, client_id, secret)
     return client_id, row, key, secret
@@ -200,9 +215,11 @@ def announce_invalidation(app, redis_client) -> None:
     try:
         redis_client.set(ratelimit.KEYS_EPOCH, secrets.token_hex(16))
     except (RedisError, OSError) as exc:
-        log.error("API key invalidated, but the key epoch could not be changed in Redis: other API "
-                  "processes may accept the key from memory for up to OBSRV_KEY_CACHE_SECONDS",
-                  extra={"error": str(exc)})
+        log.error(
+            "API key invalidated, but the key epoch could not be changed in Redis: other API "
+            "processes may accept the key from memory for up to OBSRV_KEY_CACHE_SECONDS",
+            extra={"error": str(exc)},
+        )
 
 
 class Authenticator:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from db.pool import get_pool
 from core.redis_client import get_redis
+from db.pool import get_pool
 
 
 def pool():

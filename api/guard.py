@@ -47,8 +47,9 @@ MESSAGE = "Text may not contain NUL characters or unpaired surrogates"
 
 
 def _refuse_bad_input():
-    bad_args = sorted({key for key, values in request.args.lists()
-                       if _bad_text(key) or any(_bad_text(v) for v in values)})
+    bad_args = sorted(
+        {key for key, values in request.args.lists() if _bad_text(key) or any(_bad_text(v) for v in values)}
+    )
     if bad_args:
         abort(400, message=MESSAGE, errors={"query": {key: [MESSAGE] for key in bad_args}})
     if request.method in ("POST", "PUT", "PATCH") and request.is_json:

@@ -35,15 +35,15 @@ _settings = load_settings()
 
 bind = f"{_settings['OBSRV_HOST']}:{_settings['OBSRV_PORT']}"
 workers = _settings["OBSRV_API_WORKERS"]
-worker_class = _settings["OBSRV_API_WORKER_CLASS"]   # gevent: a greenlet per connection (see above)
-threads = _settings["OBSRV_API_THREADS"]              # gthread only
+worker_class = _settings["OBSRV_API_WORKER_CLASS"]  # gevent: a greenlet per connection (see above)
+threads = _settings["OBSRV_API_THREADS"]  # gthread only
 worker_connections = _settings["OBSRV_API_CONNECTIONS"]
 # gevent: also the time a request line + headers may take; 0 would mean no keep-alive and no such bound
 keepalive = max(1, _settings["OBSRV_API_HEADER_TIMEOUT"])
 graceful_timeout = 10
 timeout = 60
-control_socket_disable = True      # two checkouts side by side must not share ~/.gunicorn/gunicorn.ctl
-accesslog = None                    # the app logs each request, with its request id
+control_socket_disable = True  # two checkouts side by side must not share ~/.gunicorn/gunicorn.ctl
+accesslog = None  # the app logs each request, with its request id
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -72,12 +72,16 @@ def _write_json_error(sock, status_int, reason, mesg):
     """gunicorn's error page as the API's error shape (what api/errors.py sends), with a request id that
     is logged beside gunicorn's own line about the refused request."""
     request_id = uuid.uuid4().hex
-    body = json.dumps({"code": status_int, "status": reason, "message": (mesg or reason)[:300],
-                       "request_id": request_id}).encode()
+    body = json.dumps(
+        {"code": status_int, "status": reason, "message": (mesg or reason)[:300], "request_id": request_id}
+    ).encode()
     logging.getLogger("obsrv.api.request").warning(
-        "request refused before the app", extra={"request_id": request_id, "status": status_int})
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nX-Request-ID: {request_id}\r\n\r\n").encode("latin-1")
+        "request refused before the app", extra={"request_id": request_id, "status": status_int}
+    )
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-Request-ID: {request_id}\r\n\r\n"
+    ).encode("latin-1")
     gunicorn.util.write_nonblock(sock, head + body)
 
 

@@ -56,12 +56,15 @@ def init_app(app) -> None:
             response.headers["X-Request-ID"] = request_id
         if app.config["OBSRV_ACCESS_LOG"] and log.isEnabledFor(logging.INFO):
             principal = g.get("principal")
-            log.info("request", extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-                "client_id": principal.client_id if principal else None,
-                "key_prefix": principal.prefix if principal else None,
-            })
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+                    "client_id": principal.client_id if principal else None,
+                    "key_prefix": principal.prefix if principal else None,
+                },
+            )
         return response

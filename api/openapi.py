@@ -23,8 +23,8 @@ DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"  # what a Decimal dumped as a string loo
 
 PAGINATION_HEADER = {
     "description": "Pagination metadata, a JSON object: total, total_pages, first_page, last_page, page, "
-                   "previous_page, next_page (the page fields are left out when the page is past the end, "
-                   "or there is no such page)",
+    "previous_page, next_page (the page fields are left out when the page is past the end, "
+    "or there is no such page)",
     "content": {"application/json": {"schema": PaginationMetadataSchema}},
 }
 
@@ -69,16 +69,19 @@ def decimal2properties(self, field, ret, **_kwargs) -> dict:
     """apispec attribute function: Decimal fields as they are sent and received."""
     if not isinstance(field, ma.fields.Decimal):
         return {}
-    bounds = {name: _number(ret.pop(name)) for name in ("minimum", "maximum", "x-minimum", "x-maximum")
-              if name in ret}
+    bounds = {name: _number(ret.pop(name)) for name in ("minimum", "maximum", "x-minimum", "x-maximum") if name in ret}
     bounds = {name.removeprefix("x-"): value for name, value in bounds.items()}
     if isinstance(field, DecimalNumber):
         ret.pop("type", None)
         return {"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": field.text_pattern}]}
     if field.as_string:
         # a string: its bounds cannot be a JSON Schema minimum/maximum, so they are an extension
-        return {"type": "string", "format": "decimal", "pattern": DECIMAL_TEXT,
-                **{f"x-{name}": value for name, value in bounds.items()}}
+        return {
+            "type": "string",
+            "format": "decimal",
+            "pattern": DECIMAL_TEXT,
+            **{f"x-{name}": value for name, value in bounds.items()},
+        }
     return bounds
 
 

@@ -50,7 +50,7 @@ class OneTripRedisStorage(RedisStorage):
 
     def __init__(self, uri: str, **options):
         self._seen = threading.local()
-        super().__init__(uri[len(SCHEME):], **options)
+        super().__init__(uri[len(SCHEME) :], **options)
 
     def initialize_storage(self, uri: str) -> None:
         super().initialize_storage(uri)
@@ -91,5 +91,5 @@ class OneTripRedisStorage(RedisStorage):
 def storage_uri(redis_url: str) -> str:
     """REDIS_URL in this storage's scheme (``unix://`` becomes ``obsrv+redis+unix://``)."""
     if redis_url.startswith("unix://"):
-        return SCHEME + "redis+unix://" + redis_url[len("unix://"):]
+        return SCHEME + "redis+unix://" + redis_url[len("unix://") :]
     return SCHEME + redis_url

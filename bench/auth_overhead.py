@@ -77,11 +77,22 @@ def main() -> int:
         with psycopg.connect(database_url, row_factory=dict_row) as conn:
             _client_id, _row, key, _secret = create_client(conn, "bench")
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OBSRV_PORT": str(port),
-               "OBSRV_API_WORKERS": "1", "OBSRV_RATE_LIMIT": "100000000/hour", "OBSRV_KEY_TOUCH_SECONDS": "60"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "OBSRV_PORT": str(port),
+            "OBSRV_API_WORKERS": "1",
+            "OBSRV_RATE_LIMIT": "100000000/hour",
+            "OBSRV_KEY_TOUCH_SECONDS": "60",
+        }
         api = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "-c", "api/gunicorn.conf.py", "api:create_app()"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -89,7 +100,7 @@ def main() -> int:
                 break
             except (OSError, SystemExit):
                 if time.monotonic() > deadline:
-                    raise SystemExit("API did not come up")
+                    raise SystemExit("API did not come up") from None
                 time.sleep(0.2)
 
         auth_headers = {"Authorization": f"Bearer {key}"}
@@ -112,8 +123,10 @@ def main() -> int:
         print(f"auth     GET /v1/auth/keys (key + rate limit): {auth:8.0f} req/s  {1000 / auth:.3f} ms/req")
         print(f"ratio auth/baseline: {auth / base:.2f}")
         print(f"auth path cost: {extra_ms:.3f} ms/request (target < 1 ms): {'PASS' if extra_ms < 1 else 'FAIL'}")
-        print(f"({args.rounds} alternating rounds of {args.requests} sequential keep-alive requests, median round; "
-              f"gunicorn gthread, 1 worker)")
+        print(
+            f"({args.rounds} alternating rounds of {args.requests} sequential keep-alive requests, median round; "
+            f"gunicorn gthread, 1 worker)"
+        )
         return 0
     finally:
         if api is not None:

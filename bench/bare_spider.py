@@ -20,7 +20,7 @@ from scrapy.crawler import CrawlerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.runner import MAX_WINDOW  # noqa: E402
+from crawler.runner import MAX_WINDOW
 
 
 class BareSpider(scrapy.Spider):
@@ -60,32 +60,37 @@ class BareSpider(scrapy.Spider):
 def main() -> int:
     urls = Path(sys.argv[1]).read_text().split()
     overrides = sys.argv[2]
-    process = CrawlerProcess({
-        "LOG_LEVEL": "WARNING",
-        "ROBOTSTXT_OBEY": True,
-        # The concurrency of Obsrv's throttle-off crawl (crawler.runner.scrapy_settings, crawler.spiders.base):
-        # 4 requests at a time in each host's slot, no delay, and an engine that never holds a request back
-        # (CONCURRENT_REQUESTS as the crawler process sets it at OBSRV_CRAWL_CONCURRENCY=1000).
-        "CONCURRENT_REQUESTS": max(64, 1000 * MAX_WINDOW + 64),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
-        "CONCURRENT_ITEMS": 8,  # same tuning as the real crawl, so the ratio measures extraction + pipelines
-        "DOWNLOAD_DELAY": 0,
-        "COOKIES_ENABLED": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "REMOTE_CONTROL_ENABLED": False,
-        "TWISTED_DNS_RESOLVER": "crawler.dns.GuardedResolver",
-        "OBSRV_DNS_OVERRIDES": overrides,
-        "OBSRV_ALLOW_PRIVATE_TARGETS": True,
-        "ITEM_PIPELINES": {},
-    })
+    process = CrawlerProcess(
+        {
+            "LOG_LEVEL": "WARNING",
+            "ROBOTSTXT_OBEY": True,
+            # The concurrency of Obsrv's throttle-off crawl (crawler.runner.scrapy_settings, crawler.spiders.base):
+            # 4 requests at a time in each host's slot, no delay, and an engine that never holds a request back
+            # (CONCURRENT_REQUESTS as the crawler process sets it at OBSRV_CRAWL_CONCURRENCY=1000).
+            "CONCURRENT_REQUESTS": max(64, 1000 * MAX_WINDOW + 64),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+            "CONCURRENT_ITEMS": 8,  # same tuning as the real crawl, so the ratio measures extraction + pipelines
+            "DOWNLOAD_DELAY": 0,
+            "COOKIES_ENABLED": False,
+            "TELNETCONSOLE_ENABLED": False,
+            "REMOTE_CONTROL_ENABLED": False,
+            "TWISTED_DNS_RESOLVER": "crawler.dns.GuardedResolver",
+            "OBSRV_DNS_OVERRIDES": overrides,
+            "OBSRV_ALLOW_PRIVATE_TARGETS": True,
+            "ITEM_PIPELINES": {},
+        }
+    )
     crawler = process.create_crawler(BareSpider)
     process.crawl(crawler, urls=urls)
-    gc.freeze()                          # the same process tuning as crawler.runner, so the ratio
-    gc.set_threshold(20_000, 50, 100)    # measures extraction + pipelines + Postgres only
+    gc.freeze()  # the same process tuning as crawler.runner, so the ratio
+    gc.set_threshold(20_000, 50, 100)  # measures extraction + pipelines + Postgres only
     process.start()
     spider = crawler.spider
-    print(json.dumps({"pages": spider.pages, "products": spider.products,
-                      "seconds": round(spider.closed_at - spider.first, 3)}))
+    print(
+        json.dumps(
+            {"pages": spider.pages, "products": spider.products, "seconds": round(spider.closed_at - spider.first, 3)}
+        )
+    )
     return 0
 
 

@@ -55,16 +55,16 @@ from psycopg.rows import dict_row  # noqa: E402
 from rq import Worker  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
-from db.embedded import servers  # noqa: E402
 from core.jobs import enqueue_delivery  # noqa: E402
+from core.redis_client import get_redis  # noqa: E402
+from db.embedded import servers  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.queries.webhooks import insert_events  # noqa: E402
-from core.redis_client import get_redis  # noqa: E402
 from tests.support.receiver import Receiver  # noqa: E402
 from tests.support.shop import Shop  # noqa: E402
 
-TOLERANCE = 0.25           # seconds a gap may fall short of the delay (timer granularity)
-MAKESPAN_TARGET = 60.0     # seconds from the first request to the last product observed
+TOLERANCE = 0.25  # seconds a gap may fall short of the delay (timer granularity)
+MAKESPAN_TARGET = 60.0  # seconds from the first request to the last product observed
 RSS_TARGET_MB = 800.0
 BEFORE = {"price": "10.00", "currency": "GBP", "availability": "InStock"}
 AFTER = {"price": "8.00", "currency": "GBP", "availability": "InStock"}
@@ -75,11 +75,16 @@ def register(conn, shop: Shop, rate: int) -> int:
     each, all in bulk; returns the number of products."""
     client = conn.execute("INSERT INTO clients (name) VALUES ('bench') RETURNING id").fetchone()["id"]
     hosts = shop.hosts
-    ids = [r["id"] for r in conn.execute(
-        """INSERT INTO websites (client_id, name, domain, seed_urls, status, crawl_rate_per_minute)
+    ids = [
+        r["id"]
+        for r in conn.execute(
+            """INSERT INTO websites (client_id, name, domain, seed_urls, status, crawl_rate_per_minute)
            SELECT %s, h, h || ':' || %s, ARRAY['http://' || h || ':' || %s || '/'], 'active', %s
              FROM unnest(%s::text[]) WITH ORDINALITY AS t(h, n) ORDER BY n
-        RETURNING id""", (client, str(shop.port), str(shop.port), rate, hosts)).fetchall()]
+        RETURNING id""",
+            (client, str(shop.port), str(shop.port), rate, hosts),
+        ).fetchall()
+    ]
     websites, urls = [], []
     for website, host in zip(ids, hosts):
         for path in shop.product_paths_for(host):
@@ -88,10 +93,13 @@ def register(conn, shop: Shop, rate: int) -> int:
     conn.execute(
         """INSERT INTO products (website_id, url, identity, status, approved_at)
            SELECT w, u, 'url:' || u, 'approved', now() FROM unnest(%s::bigint[], %s::text[]) AS t(w, u)""",
-        (websites, urls))
+        (websites, urls),
+    )
     conn.execute(
         """INSERT INTO crawl_work (website_id, kind, job_id)
-           SELECT id, 'manual', 'bench-manual-' || id FROM unnest(%s::bigint[]) AS id""", (ids,))
+           SELECT id, 'manual', 'bench-manual-' || id FROM unnest(%s::bigint[]) AS id""",
+        (ids,),
+    )
     return len(urls)
 
 
@@ -101,11 +109,13 @@ def hook_site(conn, url: str) -> tuple[int, int]:
     website = conn.execute(
         "INSERT INTO websites (client_id, name, domain, seed_urls, status, webhook_url) "
         "VALUES (%s, 'hooks', 'hooks.bench.test', ARRAY['https://hooks.bench.test/'], 'paused', %s) RETURNING id",
-        (client_id, url)).fetchone()["id"]
+        (client_id, url),
+    ).fetchone()["id"]
     product = conn.execute(
         "INSERT INTO products (website_id, url, identity, name, sku, status) "
         "VALUES (%s, 'https://hooks.bench.test/p/1', 'sku:A1', 'Widget', 'A1', 'approved') RETURNING id",
-        (website,)).fetchone()["id"]
+        (website,),
+    ).fetchone()["id"]
     return website, product
 
 
@@ -120,14 +130,25 @@ class HookProbe:
         started = time.monotonic()
         for i in range(n):
             time.sleep(max(0.0, started + i * spacing - time.monotonic()))
-            event = {"website_id": self.site[0], "product_id": self.site[1], "type": "price_changed",
-                     "before": BEFORE, "after": AFTER, "change_pct": Decimal("-20"), "observed_at": None}
+            event = {
+                "website_id": self.site[0],
+                "product_id": self.site[1],
+                "type": "price_changed",
+                "before": BEFORE,
+                "after": AFTER,
+                "change_pct": Decimal("-20"),
+                "observed_at": None,
+            }
             with self.conn.transaction():
                 (event_id,) = insert_events(self.conn, [event])
             committed[event_id] = time.time()
             enqueue_delivery(self.redis, event_id, 1)
-        uids = {r["id"]: r["uid"] for r in self.conn.execute(
-            "SELECT id, uid::text AS uid FROM change_events WHERE id = ANY(%s)", (list(committed),))}
+        uids = {
+            r["id"]: r["uid"]
+            for r in self.conn.execute(
+                "SELECT id, uid::text AS uid FROM change_events WHERE id = ANY(%s)", (list(committed),)
+            )
+        }
         return {uids[i]: at for i, at in committed.items()}
 
     def latencies(self, committed: dict[str, float], timeout: float) -> list[float]:
@@ -155,7 +176,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.proc = psutil.Process(pid)
         self.interval = interval
-        self.samples: list[tuple[float, float, float]] = []   # (monotonic, rss bytes, cpu s)
+        self.samples: list[tuple[float, float, float]] = []  # (monotonic, rss bytes, cpu s)
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -188,9 +209,26 @@ def rq_worker(env: dict, redis, log: Path):
     name = f"bench-capacity-{os.getpid()}"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "rq"), "worker", "-c", "scheduler.rq_settings", "--url", env["REDIS_URL"],
-             "--worker-class", "rq.worker.SimpleWorker", "--name", name, "webhooks"],
-            cwd=ROOT, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+            [
+                str(ROOT / ".venv" / "bin" / "rq"),
+                "worker",
+                "-c",
+                "scheduler.rq_settings",
+                "--url",
+                env["REDIS_URL"],
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+                "--name",
+                name,
+                "webhooks",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while name not in {w.name for w in Worker.all(connection=redis)}:
@@ -242,8 +280,9 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=6, help="products per website")
     parser.add_argument("--rate", type=int, default=10, help="crawl_rate_per_minute of every website")
     parser.add_argument("--events", type=int, default=50, help="webhook events per phase (0.2 s apart)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds the crawler may run (default: 300 + 4x the paced duration)")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds the crawler may run (default: 300 + 4x the paced duration)"
+    )
     args = parser.parse_args()
     w, p, rate = args.websites, args.products, args.rate
     delay = 60.0 / rate
@@ -262,10 +301,16 @@ def main() -> int:
     try:
         migrate(database_url)
         shop.start()
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-               "OBSRV_ALLOW_PRIVATE_TARGETS": "true", "OBSRV_ALLOW_HTTP_WEBHOOKS": "true",
-               "OBSRV_CRAWL_THROTTLE": "true", "OBSRV_DNS_OVERRIDES": "*.bench.test=127.0.0.1",
-               "OBSRV_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "OBSRV_ALLOW_PRIVATE_TARGETS": "true",
+            "OBSRV_ALLOW_HTTP_WEBHOOKS": "true",
+            "OBSRV_CRAWL_THROTTLE": "true",
+            "OBSRV_DNS_OVERRIDES": "*.bench.test=127.0.0.1",
+            "OBSRV_LOG_LEVEL": "WARNING",
+        }
         concurrency = int(env.get("OBSRV_CRAWL_CONCURRENCY") or 1000)
         redis = get_redis(redis_url)
         conn = stack.enter_context(psycopg.connect(database_url, autocommit=True, row_factory=dict_row))
@@ -281,9 +326,15 @@ def main() -> int:
         shop.reset_requests()
         crawler_log = (workdir / "crawler.log").open("wb")
         t_start = time.monotonic()
-        crawler = subprocess.Popen([sys.executable, "-m", "crawler", "--until-idle"], cwd=ROOT, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=crawler_log, stderr=crawler_log,
-                                   start_new_session=True)
+        crawler = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "--until-idle"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=crawler_log,
+            stderr=crawler_log,
+            start_new_session=True,
+        )
         sampler = Sampler(crawler.pid)
         sampler.start()
         outcome: dict = {}
@@ -321,10 +372,12 @@ def main() -> int:
             """SELECT count(*) AS n, count(*) FILTER (WHERE ok) AS ok, count(DISTINCT product_id) AS products,
                       count(DISTINCT product_id) FILTER (WHERE ok) AS ok_products,
                       extract(epoch FROM max(observed_at)) AS last, extract(epoch FROM min(observed_at)) AS first
-                 FROM observations""").fetchone()
+                 FROM observations"""
+        ).fetchone()
         once = conn.execute(
             """SELECT count(*) AS n FROM (SELECT product_id FROM observations GROUP BY product_id
-                                            HAVING count(*) = 1 AND bool_and(ok)) x""").fetchone()["n"]
+                                            HAVING count(*) = 1 AND bool_and(ok)) x"""
+        ).fetchone()["n"]
         runs = conn.execute(
             """SELECT count(*) AS n, count(*) FILTER (WHERE status = 'succeeded') AS ok,
                       count(*) FILTER (WHERE status = 'succeeded' AND products_ok = %s) AS complete,
@@ -332,11 +385,17 @@ def main() -> int:
                       extract(epoch FROM max(finished_at)) AS last_close,
                       extract(epoch FROM min(started_at)) AS first_start,
                       extract(epoch FROM max(started_at)) AS last_start
-                 FROM crawl_runs""", (p,)).fetchone()
-        lags = [float(r["lag"]) for r in conn.execute(
-            """SELECT extract(epoch FROM r.finished_at - max(o.observed_at)) AS lag
+                 FROM crawl_runs""",
+            (p,),
+        ).fetchone()
+        lags = [
+            float(r["lag"])
+            for r in conn.execute(
+                """SELECT extract(epoch FROM r.finished_at - max(o.observed_at)) AS lag
                  FROM crawl_runs r JOIN observations o ON o.crawl_run_id = r.id
-                WHERE r.finished_at IS NOT NULL GROUP BY r.id, r.finished_at""")]
+                WHERE r.finished_at IS NOT NULL GROUP BY r.id, r.finished_at"""
+            )
+        ]
         work = conn.execute("SELECT status, count(*) AS n FROM crawl_work GROUP BY status").fetchall()
         work = {r["status"]: r["n"] for r in work}
 
@@ -375,46 +434,70 @@ def main() -> int:
         runs_ok = runs["n"] == w and runs["ok"] == w and runs["complete"] == w
         work_ok = work.get("done", 0) == w and len(work) == 1
 
-        print(f"{len(os.sched_getaffinity(0))} CPUs; {w} websites x {p} products = {products} products at "
-              f"{rate}/min each (delay {delay:.2f} s), one crawler process (OBSRV_CRAWL_CONCURRENCY "
-              f"{concurrency}, throttle on); shop on 127.0.0.1:{shop.port}, {len(requests)} requests "
-              f"({len(requests) - len(product_requests)} robots.txt / other)")
-        print(f"crawler start -> first request: {first - t_start:6.2f} s; crawler exit: "
-              f"{t_exit - t_start:6.2f} s after start (exit code {outcome.get('code')})")
-        print(f"crawls started (first request per host, from the first request): p50 {pct(starts, 50):.2f} s, "
-              f"p95 {pct(starts, 95):.2f} s, last {starts[-1]:.2f} s ({len(starts)} hosts); crawl_runs "
-              f"started over {float(runs['last_start']) - float(runs['first_start']):.2f} s")
-        print(f"makespan, first request -> last product observed: {makespan:6.2f} s   (ideal (P-1)*60/R = "
-              f"{ideal:.1f} s, {p * delay:.1f} s counting robots.txt; ratio {makespan / ideal:.2f})")
-        print(f"          first request -> last product request:  {last_product_request - first:6.2f} s; "
-              f"-> last request: {last_request - first:6.2f} s; -> last crawl run closed: {last_close - first:6.2f} s")
-        print(f"per host, first -> last request: p50 {pct(spans, 50):.2f} s, max {spans[-1]:.2f} s (paced: "
-              f"{p * delay:.1f} s); mean gap {mean_gap:.3f} s; crawl run closed after its last observation: "
-              f"p50 {pct(lags, 50):.2f} s, p95 {pct(lags, 95):.2f} s, max {max(lags):.2f} s")
-        print(f"smallest gap between two requests to one host: {gap_all:.3f} s ({gap_host}; {n_all} gaps, "
-              f"robots.txt included) = {gap_all / delay:.3f} x the delay; product pages only: {gap_prod:.3f} s "
-              f"({gap_prod_host}) = {gap_prod / delay:.3f} x; gaps < delay - {TOLERANCE} s: {too_fast}")
+        print(
+            f"{len(os.sched_getaffinity(0))} CPUs; {w} websites x {p} products = {products} products at "
+            f"{rate}/min each (delay {delay:.2f} s), one crawler process (OBSRV_CRAWL_CONCURRENCY "
+            f"{concurrency}, throttle on); shop on 127.0.0.1:{shop.port}, {len(requests)} requests "
+            f"({len(requests) - len(product_requests)} robots.txt / other)"
+        )
+        print(
+            f"crawler start -> first request: {first - t_start:6.2f} s; crawler exit: "
+            f"{t_exit - t_start:6.2f} s after start (exit code {outcome.get('code')})"
+        )
+        print(
+            f"crawls started (first request per host, from the first request): p50 {pct(starts, 50):.2f} s, "
+            f"p95 {pct(starts, 95):.2f} s, last {starts[-1]:.2f} s ({len(starts)} hosts); crawl_runs "
+            f"started over {float(runs['last_start']) - float(runs['first_start']):.2f} s"
+        )
+        print(
+            f"makespan, first request -> last product observed: {makespan:6.2f} s   (ideal (P-1)*60/R = "
+            f"{ideal:.1f} s, {p * delay:.1f} s counting robots.txt; ratio {makespan / ideal:.2f})"
+        )
+        print(
+            f"          first request -> last product request:  {last_product_request - first:6.2f} s; "
+            f"-> last request: {last_request - first:6.2f} s; -> last crawl run closed: {last_close - first:6.2f} s"
+        )
+        print(
+            f"per host, first -> last request: p50 {pct(spans, 50):.2f} s, max {spans[-1]:.2f} s (paced: "
+            f"{p * delay:.1f} s); mean gap {mean_gap:.3f} s; crawl run closed after its last observation: "
+            f"p50 {pct(lags, 50):.2f} s, p95 {pct(lags, 95):.2f} s, max {max(lags):.2f} s"
+        )
+        print(
+            f"smallest gap between two requests to one host: {gap_all:.3f} s ({gap_host}; {n_all} gaps, "
+            f"robots.txt included) = {gap_all / delay:.3f} x the delay; product pages only: {gap_prod:.3f} s "
+            f"({gap_prod_host}) = {gap_prod / delay:.3f} x; gaps < delay - {TOLERANCE} s: {too_fast}"
+        )
         print(f"peak RSS (crawler + children, every 0.2 s): {peak_mb:6.1f} MB   (ru_maxrss {maxrss_mb:.1f} MB)")
-        print(f"CPU (user+sys): {cpu:6.2f} s = {per_product * 1000:.2f} ms per product "
-              f"({cpu_crawl:.2f} s = {per_product_crawl * 1000:.2f} ms per product from the first request on)")
-        print(f"products/day at {rate}/min: rate-bound {concurrency} x 1440 x {rate} = "
-              f"{concurrency * 1440 * rate:,}; CPU-bound 86400 / CPU s per product = {86400 / per_product:,.0f} "
-              f"({86400 / per_product_crawl:,.0f} without start-up)")
+        print(
+            f"CPU (user+sys): {cpu:6.2f} s = {per_product * 1000:.2f} ms per product "
+            f"({cpu_crawl:.2f} s = {per_product_crawl * 1000:.2f} ms per product from the first request on)"
+        )
+        print(
+            f"products/day at {rate}/min: rate-bound {concurrency} x 1440 x {rate} = "
+            f"{concurrency * 1440 * rate:,}; CPU-bound 86400 / CPU s per product = {86400 / per_product:,.0f} "
+            f"({86400 / per_product_crawl:,.0f} without start-up)"
+        )
         base50, base95 = pct(baseline, 50), pct(baseline, 95)
         if hooks_during:
             d50, d95 = pct(hooks_during, 50), pct(hooks_during, 95)
-            print(f"webhook commit->receipt, {args.events} events 0.2 s apart, SimpleWorker: no crawl p50 "
-                  f"{base50 * 1000:.1f} ms p95 {base95 * 1000:.1f} ms; during the crawl p50 {d50 * 1000:.1f} ms "
-                  f"p95 {d95 * 1000:.1f} ms; ratio p50 {d50 / base50:.2f} p95 {d95 / base95:.2f}"
-                  f"{'' if crawl_running else ' (the crawl ended before the last event)'}")
-        print(f"observations: {stats['n']} ({stats['ok']} ok) of {products} products, exactly one ok each: {once}; "
-              f"crawl runs {runs['n']}, succeeded with {p} ok: {runs['complete']}, statuses {runs['statuses']}; "
-              f"work {work}")
+            print(
+                f"webhook commit->receipt, {args.events} events 0.2 s apart, SimpleWorker: no crawl p50 "
+                f"{base50 * 1000:.1f} ms p95 {base95 * 1000:.1f} ms; during the crawl p50 {d50 * 1000:.1f} ms "
+                f"p95 {d95 * 1000:.1f} ms; ratio p50 {d50 / base50:.2f} p95 {d95 / base95:.2f}"
+                f"{'' if crawl_running else ' (the crawl ended before the last event)'}"
+            )
+        print(
+            f"observations: {stats['n']} ({stats['ok']} ok) of {products} products, exactly one ok each: {once}; "
+            f"crawl runs {runs['n']}, succeeded with {p} ok: {runs['complete']}, statuses {runs['statuses']}; "
+            f"work {work}"
+        )
         checks = [
             ("every product observed exactly once, ok", observed_ok),
             ("every crawl run succeeded, all work done", runs_ok and work_ok and outcome.get("code") == 0),
-            (f"all {products} observed within {MAKESPAN_TARGET:.0f} s of the first request",
-             makespan <= MAKESPAN_TARGET and observed_ok),
+            (
+                f"all {products} observed within {MAKESPAN_TARGET:.0f} s of the first request",
+                makespan <= MAKESPAN_TARGET and observed_ok,
+            ),
             (f"no host hit faster than its rate (gap >= {delay:.2f} - {TOLERANCE} s)", gap_all >= delay - TOLERANCE),
             (f"peak RSS < {RSS_TARGET_MB:.0f} MB", peak_mb < RSS_TARGET_MB),
         ]

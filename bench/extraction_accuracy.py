@@ -49,9 +49,11 @@ def main() -> int:
     report = score(pages, products)
 
     print(f"pages: {len(pages)} from {len({p.url.split('/')[2] for p in pages})} shops")
-    header = f"{'field':<13}{'F1':>7}{'prec':>7}{'recall':>8}{'support':>9}" + "".join(
-        f"{name:>9}" for name in ANCHORS
-    ) + f"{'target':>8}{'ratio':>7}"
+    header = (
+        f"{'field':<13}{'F1':>7}{'prec':>7}{'recall':>8}{'support':>9}"
+        + "".join(f"{name:>9}" for name in ANCHORS)
+        + f"{'target':>8}{'ratio':>7}"
+    )
     print(header)
     failed = False
     for attribute in ATTRIBUTES:

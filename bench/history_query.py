@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,16 +55,16 @@ import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
-from db.embedded import servers  # noqa: E402
 from core.redis_client import get_redis  # noqa: E402
+from core.settings import load_settings  # noqa: E402
+from db.embedded import servers  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.partitions import add_months, ensure_observation_partitions  # noqa: E402
-from core.settings import load_settings  # noqa: E402
 from scheduler.retention import aggregate_completed_months  # noqa: E402
 
 DENSE = 10
 WORKERS, THREADS = 2, 4  # gunicorn workers (and gthread threads, if chosen), for the API and the baseline alike
-BARE_APP = '''
+BARE_APP = """
 import json
 import os
 from flask import Flask
@@ -74,7 +74,7 @@ with open(os.environ["OBSRV_BENCH_BARE_BODY"]) as f:
 @app.get("/bare")
 def bare():
     return BODY  # Flask serializes it, as any endpoint would
-'''
+"""
 
 
 def free_port() -> int:
@@ -85,15 +85,20 @@ def free_port() -> int:
 
 def load(conn, products: int, days: int) -> dict:
     """Clients, websites, products and observations; returns what the scenarios need."""
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     client_id, _row, key, _secret = create_client(conn, "bench")
-    conn.execute("INSERT INTO websites (client_id, name, domain, seed_urls, status) "
-                 "SELECT %s, 'site ' || i, 'site' || i || '.test', ARRAY['https://site' || i || '.test/'], 'active' "
-                 "FROM generate_series(1, 100) AS i", (client_id,))
-    conn.execute("""INSERT INTO products (website_id, url, identity, name, price, currency, status)
+    conn.execute(
+        "INSERT INTO websites (client_id, name, domain, seed_urls, status) "
+        "SELECT %s, 'site ' || i, 'site' || i || '.test', ARRAY['https://site' || i || '.test/'], 'active' "
+        "FROM generate_series(1, 100) AS i",
+        (client_id,),
+    )
+    conn.execute(
+        """INSERT INTO products (website_id, url, identity, name, price, currency, status)
                     SELECT w.id, 'https://p.test/' || i, 'url:' || i, 'Product ' || i, 10 + (i %% 90), 'GBP', 'approved'
                       FROM generate_series(1, %s) AS i JOIN websites w ON w.name = 'site ' || (1 + i %% 100)""",
-                 (products + DENSE,))
+        (products + DENSE,),
+    )
     ids = [r["id"] for r in conn.execute("SELECT id FROM products ORDER BY id").fetchall()]
     sparse, dense = ids[:products], ids[products:]
     ensure_observation_partitions(conn, first=add_months(now.date().replace(day=1), -13), last=now.date())
@@ -104,15 +109,18 @@ def load(conn, products: int, days: int) -> dict:
             cur.execute("SET session_replication_role = replica")  # skip the FK trigger per row (superuser)
         except psycopg.Error:
             conn.rollback()
-        with cur.copy("COPY observations (product_id, observed_at, ok, price, currency, availability) "
-                      "FROM STDIN") as copy:
+        with cur.copy(
+            "COPY observations (product_id, observed_at, ok, price, currency, availability) FROM STDIN"
+        ) as copy:
             days_at = [(now - timedelta(days=d)).isoformat() for d in range(days)]
             for n, product in enumerate(sparse):
                 buf = io.StringIO()
                 base = 10 + n % 90
                 for d, at in enumerate(days_at):
-                    buf.write(f"{product}\t{at}\tt\t{base + (d % 7) * 0.25:.2f}\tGBP\t"
-                              f"{'InStock' if (n + d) % 9 else 'OutOfStock'}\n")
+                    buf.write(
+                        f"{product}\t{at}\tt\t{base + (d % 7) * 0.25:.2f}\tGBP\t"
+                        f"{'InStock' if (n + d) % 9 else 'OutOfStock'}\n"
+                    )
                 copy.write(buf.getvalue())
                 rows += days
             hours_at = [(now - timedelta(hours=h)).isoformat() for h in range(365 * 24)]
@@ -130,8 +138,9 @@ def load(conn, products: int, days: int) -> dict:
     return {"key": key, "sparse": sparse, "dense": dense, "rows": rows, "load_seconds": loaded, "now": now}
 
 
-def run(port: int, paths: list[str], headers: dict, requests: int, clients: int,
-        per_connection: int = 20) -> tuple[list[float], float]:
+def run(
+    port: int, paths: list[str], headers: dict, requests: int, clients: int, per_connection: int = 20
+) -> tuple[list[float], float]:
     """`requests` GETs from `clients` threads, each over keep-alive connections it replaces every
     `per_connection` requests: (latencies, elapsed seconds).
 
@@ -237,8 +246,11 @@ def summary(latencies: list[float], elapsed: float) -> dict:
 def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "api" / "gunicorn.conf.py"), app],
-        cwd=cwd, env={**env, "OBSRV_PORT": str(port), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        cwd=cwd,
+        env={**env, "OBSRV_PORT": str(port), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -264,22 +276,37 @@ def measure(scenarios, meter, requests: int, rounds: int, clients: int) -> dict:
             for label, used in meter.delta(before, meter.read()).items():
                 cpu[name][label] = cpu[name].get(label, 0.0) + used
             collected[name] = (collected[name][0] + latencies, collected[name][1] + elapsed)
-    per_request = {name: {label: used / len(collected[name][0]) * 1000 for label, used in cpu[name].items()}
-                   for name in cpu}
-    return {"results": {name: summary(*value) for name, value in collected.items()}, "per_round": per_round,
-            "cpu": cpu, "per_request": per_request}
+    per_request = {
+        name: {label: used / len(collected[name][0]) * 1000 for label, used in cpu[name].items()} for name in cpu
+    }
+    return {
+        "results": {name: summary(*value) for name, value in collected.items()},
+        "per_round": per_round,
+        "cpu": cpu,
+        "per_request": per_request,
+    }
 
 
 def table(title: str, phase: dict, columns: tuple[str, ...], labels: list[str]) -> None:
     """One phase's results: the chosen columns, then CPU ms per request by process and in all."""
     heads = {"p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "rps": "req/s"}
     print(f"\n{title}")
-    print(f"{'scenario':40s} " + " ".join(f"{heads[c]:>8s}" for c in columns) + "  "
-          + " ".join(f"{label:>8s}" for label in labels) + f" {'CPU ms':>8s}")
+    print(
+        f"{'scenario':40s} "
+        + " ".join(f"{heads[c]:>8s}" for c in columns)
+        + "  "
+        + " ".join(f"{label:>8s}" for label in labels)
+        + f" {'CPU ms':>8s}"
+    )
     for name, r in phase["results"].items():
         per = phase["per_request"][name]
-        print(f"{name:40s} " + " ".join(f"{r[c]:8.0f}" if c == "rps" else f"{r[c]:8.2f}" for c in columns) + "  "
-              + " ".join(f"{per[label]:8.2f}" for label in labels) + f" {sum(per[label] for label in labels):8.2f}")
+        print(
+            f"{name:40s} "
+            + " ".join(f"{r[c]:8.0f}" if c == "rps" else f"{r[c]:8.2f}" for c in columns)
+            + "  "
+            + " ".join(f"{per[label]:8.2f}" for label in labels)
+            + f" {sum(per[label] for label in labels):8.2f}"
+        )
 
 
 def main() -> int:
@@ -288,8 +315,12 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--requests", type=int, default=3000, help="per scenario, over all rounds")
     parser.add_argument("--clients", type=int, default=2, help="keep-alive clients for the latency phase")
-    parser.add_argument("--saturate", type=int, default=WORKERS * THREADS,
-                        help="keep-alive clients for the throughput phase (default: workers x threads)")
+    parser.add_argument(
+        "--saturate",
+        type=int,
+        default=WORKERS * THREADS,
+        help="keep-alive clients for the throughput phase (default: workers x threads)",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="scenarios alternate in rounds, so noise hits all alike")
     args = parser.parse_args()
 
@@ -305,12 +336,20 @@ def main() -> int:
             started = time.perf_counter()
             aggregate_completed_months(conn, lookback_months=13)
             aggregated = time.perf_counter() - started
-        print(f"loaded {data['rows']:,} observations with COPY in {data['load_seconds']:.1f} s "
-              f"({data['rows'] / data['load_seconds']:,.0f} rows/s); monthly statistics in {aggregated:.1f} s")
+        print(
+            f"loaded {data['rows']:,} observations with COPY in {data['load_seconds']:.1f} s "
+            f"({data['rows'] / data['load_seconds']:,.0f} rows/s); monthly statistics in {aggregated:.1f} s"
+        )
 
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OBSRV_API_WORKERS": str(WORKERS),
-               "OBSRV_API_THREADS": str(THREADS),
-               "OBSRV_RATE_LIMIT": "100000000/hour", "OBSRV_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "OBSRV_API_WORKERS": str(WORKERS),
+            "OBSRV_API_THREADS": str(THREADS),
+            "OBSRV_RATE_LIMIT": "100000000/hour",
+            "OBSRV_LOG_LEVEL": "WARNING",
+        }
         api_port, bare_port = free_port(), free_port()
         procs.append(gunicorn("api:create_app()", api_port, env, ROOT))
         headers = {"Authorization": f"Bearer {data['key']}"}
@@ -332,24 +371,36 @@ def main() -> int:
         (workdir / "bare_body.json").write_bytes(conn.getresponse().read())  # the baseline serves this page
         conn.close()
         (workdir / "bare_app.py").write_text(BARE_APP)
-        procs.append(gunicorn("bare_app:app", bare_port, {**env, "OBSRV_BENCH_BARE_BODY": str(workdir / "bare_body.json")},
-                              workdir))
+        procs.append(
+            gunicorn(
+                "bare_app:app", bare_port, {**env, "OBSRV_BENCH_BARE_BODY": str(workdir / "bare_body.json")}, workdir
+            )
+        )
         meter = CpuMeter({"api": procs[0].pid, "bare": procs[1].pid, **server_pids(database_url, redis_url)})
         rnd = random.Random(7)
         month = f"start={(now - timedelta(days=30)).isoformat()}&end={now.isoformat()}".replace("+", "%2B")
-        ranges = [f"/v1/products/{p}/history?limit=500&{month}" for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))]
-        stats = [f"/v1/products/{p}/statistics?months=12" for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))]
+        ranges = [
+            f"/v1/products/{p}/history?limit=500&{month}"
+            for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))
+        ]
+        stats = [
+            f"/v1/products/{p}/statistics?months=12" for p in rnd.sample(data["sparse"], min(500, len(data["sparse"])))
+        ]
 
-        scenarios = [("history first page (500 rows, 1 year)", api_port, firsts, headers),
-                     ("history deep page (page 15, cursor)", api_port, deep, headers),
-                     ("history 30-day range", api_port, ranges, headers),
-                     ("statistics (12 months)", api_port, stats, headers),
-                     ("bare Flask, constant first-page JSON", bare_port, ["/bare"], {})]
+        scenarios = [
+            ("history first page (500 rows, 1 year)", api_port, firsts, headers),
+            ("history deep page (page 15, cursor)", api_port, deep, headers),
+            ("history 30-day range", api_port, ranges, headers),
+            ("statistics (12 months)", api_port, stats, headers),
+            ("bare Flask, constant first-page JSON", bare_port, ["/bare"], {}),
+        ]
         for _name, port, paths, hdrs in scenarios:
             run(port, paths, hdrs, 100, args.clients)  # warm-up
         light = measure(scenarios, meter, args.requests, args.rounds, args.clients)
         busy = measure(scenarios, meter, args.requests, args.rounds, args.saturate)
-        labels = [label for label in ("api", "bare", "postgres", "redis", "client") if label in light["cpu"][scenarios[0][0]]]
+        labels = [
+            label for label in ("api", "bare", "postgres", "redis", "client") if label in light["cpu"][scenarios[0][0]]
+        ]
 
         table(f"latency: {args.clients} keep-alive clients", light, ("p50", "p95", "p99", "rps"), labels)
         table(f"throughput: {args.saturate} keep-alive clients", busy, ("rps", "p50", "p95"), labels)
@@ -357,23 +408,33 @@ def main() -> int:
         first_name, deep_name, bare_name = scenarios[0][0], scenarios[1][0], scenarios[-1][0]
         first, deep_r = light["results"][first_name], light["results"][deep_name]
         worst_p95 = max(light["results"][s[0]]["p95"] for s in scenarios[:3])
-        print(f"\nhistory p95 (worst of the three, {args.clients} clients) {worst_p95:.2f} ms (target <= 25): "
-              f"{'PASS' if worst_p95 <= 25 else 'FAIL'}")
-        print(f"deep/first page p95 {deep_r['p95'] / first['p95']:.2f}x (target <= 1.5): "
-              f"{'PASS' if deep_r['p95'] <= 1.5 * first['p95'] else 'FAIL'}")
+        print(
+            f"\nhistory p95 (worst of the three, {args.clients} clients) {worst_p95:.2f} ms (target <= 25): "
+            f"{'PASS' if worst_p95 <= 25 else 'FAIL'}"
+        )
+        print(
+            f"deep/first page p95 {deep_r['p95'] / first['p95']:.2f}x (target <= 1.5): "
+            f"{'PASS' if deep_r['p95'] <= 1.5 * first['p95'] else 'FAIL'}"
+        )
         # Each round runs the first page shortly before the baseline: the two share the machine's mood, so
         # the median of the per-round ratios is steadier than the ratio of the totals (both printed).
-        for label, phase, judged in ((f"{args.clients} clients (latency-bound)", light, False),
-                                     (f"{args.saturate} clients (throughput)", busy, True)):
+        for label, phase, judged in (
+            (f"{args.clients} clients (latency-bound)", light, False),
+            (f"{args.saturate} clients (throughput)", busy, True),
+        ):
             paired = [a / b for a, b in zip(phase["per_round"][first_name], phase["per_round"][bare_name])]
             ratio = statistics.median(paired)
-            verdict = (f" (target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}" if judged else "")
-            print(f"API first page / bare req/s at {label}: median of {len(paired)} paired rounds {ratio:.2f} "
-                  f"(range {min(paired):.2f}-{max(paired):.2f}; all rounds "
-                  f"{phase['results'][first_name]['rps'] / phase['results'][bare_name]['rps']:.2f}){verdict}")
-        print(f"({args.requests} requests per scenario and phase in {args.rounds} alternating rounds; gunicorn "
-              f"{WORKERS} workers, {load_settings(env)['OBSRV_API_WORKER_CLASS']} worker class (OBSRV_API_WORKER_CLASS); "
-              f"{data['rows']:,} observations)")
+            verdict = f" (target >= 0.5): {'PASS' if ratio >= 0.5 else 'FAIL'}" if judged else ""
+            print(
+                f"API first page / bare req/s at {label}: median of {len(paired)} paired rounds {ratio:.2f} "
+                f"(range {min(paired):.2f}-{max(paired):.2f}; all rounds "
+                f"{phase['results'][first_name]['rps'] / phase['results'][bare_name]['rps']:.2f}){verdict}"
+            )
+        print(
+            f"({args.requests} requests per scenario and phase in {args.rounds} alternating rounds; gunicorn "
+            f"{WORKERS} workers, {load_settings(env)['OBSRV_API_WORKER_CLASS']} worker class (OBSRV_API_WORKER_CLASS); "
+            f"{data['rows']:,} observations)"
+        )
         return 0
     finally:
         for proc in procs:

@@ -52,8 +52,10 @@ PROBE_DEADLINE = 5.0
 PROBE_PATH = "/health/ready"
 FIRST = {
     "headers": b"GET /health/live HTTP/1.1\r\nHost: bench\r\nX-Slow: ",
-    "body": (b"POST /v1/websites HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-             b"Content-Length: 100000\r\n\r\n{"),
+    "body": (
+        b"POST /v1/websites HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100000\r\n\r\n{"
+    ),
 }
 
 
@@ -66,7 +68,11 @@ def free_port() -> int:
 def start_api(port: int, env: dict) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-c", "api/gunicorn.conf.py", "api:create_app()"],
-        cwd=ROOT, env={**env, "OBSRV_PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT,
+        env={**env, "OBSRV_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -215,9 +221,18 @@ def measure(port: int, counts: list[int], watch: float) -> tuple[bool, list[dict
             answered, latencies = probes(port)
             slow.watch(watch)
             cut = sorted(slow.closed_after.values())
-            rows.append({"kind": kind, "count": count, "answered": answered, "latency": ms(latencies),
-                         "cut": len(cut), "cut_median": statistics.median(cut) if cut else None,
-                         "cut_max": max(cut) if cut else None, "statuses": slow.statuses()})
+            rows.append(
+                {
+                    "kind": kind,
+                    "count": count,
+                    "answered": answered,
+                    "latency": ms(latencies),
+                    "cut": len(cut),
+                    "cut_median": statistics.median(cut) if cut else None,
+                    "cut_max": max(cut) if cut else None,
+                    "statuses": slow.statuses(),
+                }
+            )
             slow.close()
             # the server frees what the slow connections held once they are gone
             deadline = time.monotonic() + 30
@@ -231,8 +246,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", default="16,64,256", help="slow connections per scenario")
     parser.add_argument("--watch", type=float, default=20.0, help="seconds to watch the slow connections")
-    parser.add_argument("--worker-class", action="append", default=[],
-                        help="OBSRV_API_WORKER_CLASS to measure (repeatable; default: the project's default)")
+    parser.add_argument(
+        "--worker-class",
+        action="append",
+        default=[],
+        help="OBSRV_API_WORKER_CLASS to measure (repeatable; default: the project's default)",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
 
@@ -241,8 +260,7 @@ def main() -> int:
     with servers(workdir, "obsrv_bench_slow") as (database_url, redis_url):
         migrate(database_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OBSRV_")}
-        env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, OBSRV_LOG_LEVEL="WARNING",
-                   PYTHONPATH=str(ROOT))
+        env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, OBSRV_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
         for worker_class in args.worker_class or [None]:
             run_env = dict(env, **({"OBSRV_API_WORKER_CLASS": worker_class} if worker_class else {}))
             label = worker_class or "project default"
@@ -258,17 +276,25 @@ def main() -> int:
                 proc.terminate()
                 proc.wait(30)
             print(f"\n== API worker class: {label} (OBSRV_API_WORKERS=2)")
-            print(f"baseline: {idle}/{PROBES} probes answered with no slow connection, median {ms(idle_latencies)}; "
-                  f"ordinary throughput {rps:,.0f} req/s ({PROBE_PATH}, 8 keep-alive clients)")
-            print(f"{'slow kind':9s} {'N':>4s} {'probes':>7s} {'ratio':>6s} {'probe p50':>10s} "
-                  f"{'cut by server':>14s} {'cut after (median/max)':>23s}  answers")
+            print(
+                f"baseline: {idle}/{PROBES} probes answered with no slow connection, median {ms(idle_latencies)}; "
+                f"ordinary throughput {rps:,.0f} req/s ({PROBE_PATH}, 8 keep-alive clients)"
+            )
+            print(
+                f"{'slow kind':9s} {'N':>4s} {'probes':>7s} {'ratio':>6s} {'probe p50':>10s} "
+                f"{'cut by server':>14s} {'cut after (median/max)':>23s}  answers"
+            )
             for r in rows:
-                after = (f"{r['cut_median']:.1f} / {r['cut_max']:.1f} s" if r["cut"] else f"not in {args.watch:.0f} s")
-                print(f"{r['kind']:9s} {r['count']:4d} {r['answered']:>4d}/{PROBES} {r['answered'] / PROBES:6.2f} "
-                      f"{r['latency']:>10s} {r['cut']:>7d}/{r['count']:<6d} {after:>23s}  "
-                      f"{', '.join(f'{k}: {v}' for k, v in sorted(r['statuses'].items())) or '-'}")
-            print(f"target: {PROBES}/{PROBES} probes with every N and every slow connection cut within "
-                  f"{args.watch:.0f} s: {'PASS' if passed else 'FAIL'}")
+                after = f"{r['cut_median']:.1f} / {r['cut_max']:.1f} s" if r["cut"] else f"not in {args.watch:.0f} s"
+                print(
+                    f"{r['kind']:9s} {r['count']:4d} {r['answered']:>4d}/{PROBES} {r['answered'] / PROBES:6.2f} "
+                    f"{r['latency']:>10s} {r['cut']:>7d}/{r['count']:<6d} {after:>23s}  "
+                    f"{', '.join(f'{k}: {v}' for k, v in sorted(r['statuses'].items())) or '-'}"
+                )
+            print(
+                f"target: {PROBES}/{PROBES} probes with every N and every slow connection cut within "
+                f"{args.watch:.0f} s: {'PASS' if passed else 'FAIL'}"
+            )
             results |= 0 if passed else 1
     return results
 

@@ -53,11 +53,11 @@ from psycopg.rows import dict_row  # noqa: E402
 from rq import Worker  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
-from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from core.jobs import enqueue_delivery  # noqa: E402
+from core.redis_client import get_redis  # noqa: E402
+from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.queries.webhooks import insert_events  # noqa: E402
-from core.redis_client import get_redis  # noqa: E402
 from tests.support.receiver import Receiver  # noqa: E402
 from webhooks.signing import sign, verify  # noqa: E402
 
@@ -69,10 +69,19 @@ AFTER = {"price": "8.00", "currency": "GBP", "availability": "InStock"}
 
 def raw_posts(url: str, secret: str, n: int, keep_alive: bool) -> float:
     """POSTs/s of n signed POSTs in a loop (run in a child process, away from the receiver's GIL)."""
-    body = json.dumps({"id": "0" * 36, "type": "price_changed", "created_at": "2025-01-01T00:00:00+00:00",
-                       "website": {"id": 1, "name": "Shop 0"}, "before": BEFORE, "after": AFTER,
-                       "product": {"id": 1, "url": "https://shop0.test/p/1", "name": "Widget", "sku": "A1"},
-                       "change_pct": "-20.00", "observed_at": None}).encode()
+    body = json.dumps(
+        {
+            "id": "0" * 36,
+            "type": "price_changed",
+            "created_at": "2025-01-01T00:00:00+00:00",
+            "website": {"id": 1, "name": "Shop 0"},
+            "before": BEFORE,
+            "after": AFTER,
+            "product": {"id": 1, "url": "https://shop0.test/p/1", "name": "Widget", "sku": "A1"},
+            "change_pct": "-20.00",
+            "observed_at": None,
+        }
+    ).encode()
     post = requests.Session().post if keep_alive else requests.post
     started = time.perf_counter()
     for i in range(n):
@@ -89,11 +98,13 @@ def setup(conn, url: str) -> tuple[str, list[tuple[int, int]]]:
         website = conn.execute(
             "INSERT INTO websites (client_id, name, domain, seed_urls, status, webhook_url) "
             "VALUES (%s, %s, %s, %s, 'active', %s) RETURNING id",
-            (client_id, f"Shop {i}", f"shop{i}.test", [f"https://shop{i}.test/"], url)).fetchone()["id"]
+            (client_id, f"Shop {i}", f"shop{i}.test", [f"https://shop{i}.test/"], url),
+        ).fetchone()["id"]
         product = conn.execute(
             "INSERT INTO products (website_id, url, identity, name, sku, status) "
             "VALUES (%s, %s, 'sku:A1', 'Widget', 'A1', 'approved') RETURNING id",
-            (website, f"https://shop{i}.test/p/1")).fetchone()["id"]
+            (website, f"https://shop{i}.test/p/1"),
+        ).fetchone()["id"]
         sites.append((website, product))
     return secret, sites
 
@@ -104,9 +115,18 @@ def produce(conn, redis, sites, n: int, batch: int, rate: float | None) -> dict[
     for first in range(0, n, batch):
         if rate:
             time.sleep(max(0.0, started + first / rate - time.monotonic()))
-        events = [{"website_id": sites[i % len(sites)][0], "product_id": sites[i % len(sites)][1],
-                   "type": "price_changed", "before": BEFORE, "after": AFTER, "change_pct": Decimal("-20"),
-                   "observed_at": None} for i in range(first, min(n, first + batch))]
+        events = [
+            {
+                "website_id": sites[i % len(sites)][0],
+                "product_id": sites[i % len(sites)][1],
+                "type": "price_changed",
+                "before": BEFORE,
+                "after": AFTER,
+                "change_pct": Decimal("-20"),
+                "observed_at": None,
+            }
+            for i in range(first, min(n, first + batch))
+        ]
         with conn.transaction():
             ids = insert_events(conn, events)
         at = time.time()
@@ -124,12 +144,30 @@ def workers(count: int, worker_class: str | None, env: dict, redis, log: Path):
     try:
         with log.open("ab") as out:
             for name in names:
-                procs.append(subprocess.Popen(
-                    [str(Path(sys.executable).parent / "rq"), "worker", "--with-scheduler", "-c", "scheduler.rq_settings",
-                     "--url", env["REDIS_URL"],
-                     "--name", name, *(["--worker-class", worker_class] if worker_class else []),
-                     "crawl", "webhooks", "default"],
-                    cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "rq"),
+                            "worker",
+                            "--with-scheduler",
+                            "-c",
+                            "scheduler.rq_settings",
+                            "--url",
+                            env["REDIS_URL"],
+                            "--name",
+                            name,
+                            *(["--worker-class", worker_class] if worker_class else []),
+                            "crawl",
+                            "webhooks",
+                            "default",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=out,
+                        start_new_session=True,
+                    )
+                )
         deadline = time.monotonic() + 60
         while not set(names) <= {w.name for w in Worker.all(connection=redis)}:
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
@@ -156,28 +194,38 @@ def wait_until(done, deadline: float, failure: str) -> None:
         time.sleep(0.05)
 
 
-def run(conn, redis, receiver: Receiver, sites, secret: str, n: int, batch: int, rate: float | None,
-        timeout: float) -> dict:
+def run(
+    conn, redis, receiver: Receiver, sites, secret: str, n: int, batch: int, rate: float | None, timeout: float
+) -> dict:
     """Produce n events, check every delivery; deliveries/s and commit→arrival percentiles (seconds)."""
     with receiver.lock:
         receiver.received.clear()
     committed = produce(conn, redis, sites, n, batch, rate)
     deadline = time.monotonic() + timeout
     wait_until(lambda: len(receiver.received) >= n, deadline, f"not all {n} events arrived in {timeout:.0f} s")
-    wait_until(lambda: conn.execute("SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND delivered_at "
-                                    "IS NOT NULL", (list(committed),)).fetchone()["n"] == n,
-               deadline, "arrived events are not all marked delivered in Postgres")
+    wait_until(
+        lambda: (
+            conn.execute(
+                "SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND delivered_at IS NOT NULL",
+                (list(committed),),
+            ).fetchone()["n"]
+            == n
+        ),
+        deadline,
+        "arrived events are not all marked delivered in Postgres",
+    )
     with receiver.lock:
         received = list(receiver.received)
-    uids = {r["uid"]: r["id"] for r in conn.execute(
-        "SELECT uid::text AS uid, id FROM change_events WHERE id = ANY(%s)", (list(committed),))}
+    uids = {
+        r["uid"]: r["id"]
+        for r in conn.execute("SELECT uid::text AS uid, id FROM change_events WHERE id = ANY(%s)", (list(committed),))
+    }
     arrivals = {r["headers"]["webhook-id"]: r["at"] for r in received}
     if len(received) != n or arrivals.keys() != uids.keys():
         raise SystemExit(f"{len(received)} arrivals of {len(arrivals)} distinct ids; expected each of {n} once")
     for r in random.sample(received, min(200, n)):
         verify(r["body"], r["headers"]["obsrv-signature"], secret)
-    cuts = statistics.quantiles([arrivals[uid] - committed[i] for uid, i in uids.items()], n=100,
-                                method="inclusive")
+    cuts = statistics.quantiles([arrivals[uid] - committed[i] for uid, i in uids.items()], n=100, method="inclusive")
     seconds = max(arrivals.values()) - min(committed.values())
     return {"n": n, "seconds": seconds, "rate": n / seconds, "p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
 
@@ -190,9 +238,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds a phase may take to drain")
     args = parser.parse_args()
     simple = "rq.worker.SimpleWorker"
-    configs = [("1 rq worker (fork per job)", None, 1, args.fork_events),
-               ("1 rq worker SimpleWorker", simple, 1, args.events),
-               ("2 rq workers SimpleWorker", simple, 2, args.events)]
+    configs = [
+        ("1 rq worker (fork per job)", None, 1, args.fork_events),
+        ("1 rq worker SimpleWorker", simple, 1, args.events),
+        ("2 rq workers SimpleWorker", simple, 2, args.events),
+    ]
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # like Ctrl-C: the finally blocks stop everything
     workdir = Path(tempfile.mkdtemp(prefix="obsrv-bench-hooks-"))
@@ -210,8 +260,13 @@ def main() -> int:
             servers.append(EmbeddedRedis(workdir / "redis"))
             redis_url = servers[-1].start()
         migrate(database_url)
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-               "OBSRV_ALLOW_PRIVATE_TARGETS": "true", "OBSRV_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "OBSRV_ALLOW_PRIVATE_TARGETS": "true",
+            "OBSRV_LOG_LEVEL": "WARNING",
+        }
         redis = get_redis(redis_url)
         with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
             secret, sites = setup(conn, receiver.url)
@@ -224,26 +279,38 @@ def main() -> int:
                     rate = burst["rate"] * PACED_LOAD
                     paced_n = max(PACED_BATCH, round(rate * args.paced_seconds / PACED_BATCH) * PACED_BATCH)
                     paced = run(conn, redis, receiver, sites, secret, paced_n, PACED_BATCH, rate, args.timeout)
-                rows += [(label, f"burst, batches of {BATCH}", burst),
-                         ("", f"paced {rate:.1f}/s, of {PACED_BATCH}", paced)]
+                rows += [
+                    (label, f"burst, batches of {BATCH}", burst),
+                    ("", f"paced {rate:.1f}/s, of {PACED_BATCH}", paced),
+                ]
 
-        print(f"{len(os.sched_getaffinity(0))} CPUs; receiver: tests.support.receiver (ThreadingHTTPServer, "
-              f"TCP_NODELAY) on 127.0.0.1; {WEBSITES} websites, 1 client")
+        print(
+            f"{len(os.sched_getaffinity(0))} CPUs; receiver: tests.support.receiver (ThreadingHTTPServer, "
+            f"TCP_NODELAY) on 127.0.0.1; {WEBSITES} websites, 1 client"
+        )
         print(f"baseline: raw signed POSTs from 1 process, requests.Session (keep-alive): {raw[True]:6.0f} POSTs/s")
         print(f"          raw signed POSTs from 1 process, new connection per POST:     {raw[False]:6.0f} POSTs/s")
-        print(f"{'workers':26}  {'phase':24} {'events':>6} {'seconds':>7} {'deliv/s':>7} {'÷ raw':>6}  "
-              f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+        print(
+            f"{'workers':26}  {'phase':24} {'events':>6} {'seconds':>7} {'deliv/s':>7} {'÷ raw':>6}  "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+        )
         for label, phase, r in rows:
             ratio = f"{r['rate'] / raw[True]:6.3f}" if label else f"{'-':>6}"  # paced: the rate is ours
-            print(f"{label:26}  {phase:24} {r['n']:6d} {r['seconds']:7.1f} {r['rate']:7.1f} {ratio}  "
-                  f"{r['p50'] * 1e3:7.0f} {r['p95'] * 1e3:7.0f} {r['p99'] * 1e3:7.0f}")
+            print(
+                f"{label:26}  {phase:24} {r['n']:6d} {r['seconds']:7.1f} {r['rate']:7.1f} {ratio}  "
+                f"{r['p50'] * 1e3:7.0f} {r['p95'] * 1e3:7.0f} {r['p99'] * 1e3:7.0f}"
+            )
         fork = rows[0][2]
         if fork["n"] < args.events:
-            print(f"note: the forking worker ran {fork['n']} burst events, not {args.events}: at "
-                  f"{fork['rate']:.1f}/s, {args.events} would take {args.events / fork['rate'] / 60:.0f} min")
-        print("deliv/s = events / (last arrival - first commit); ÷ raw = deliv/s ÷ keep-alive raw POSTs/s; "
-              "latency = the event's COMMIT → its arrival at the receiver. Every event arrived once, "
-              "a sample's signature verified, all marked delivered in Postgres.")
+            print(
+                f"note: the forking worker ran {fork['n']} burst events, not {args.events}: at "
+                f"{fork['rate']:.1f}/s, {args.events} would take {args.events / fork['rate'] / 60:.0f} min"
+            )
+        print(
+            "deliv/s = events / (last arrival - first commit); ÷ raw = deliv/s ÷ keep-alive raw POSTs/s; "
+            "latency = the event's COMMIT → its arrival at the receiver. Every event arrived once, "
+            "a sample's signature verified, all marked delivered in Postgres."
+        )
         return 0
     finally:
         receiver.stop()

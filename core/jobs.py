@@ -35,9 +35,13 @@ def enqueue_delivery(redis, event_id: int, attempt_number: int, *, delay: float 
     """Queue one attempt of one event. The job carries only the event id; attempts and their delays are the
     outbox's own policy (webhooks.delivery), so RQ's retry is off."""
     queue = Queue(WEBHOOKS_QUEUE, connection=redis)
-    kwargs = {"job_id": job_id or delivery_job_id(event_id, attempt_number), "job_timeout": 120,
-              "result_ttl": 86400, "failure_ttl": 7 * 86400,
-              "description": f"webhook delivery of event {event_id}, attempt {attempt_number}"}
+    kwargs = {
+        "job_id": job_id or delivery_job_id(event_id, attempt_number),
+        "job_timeout": 120,
+        "result_ttl": 86400,
+        "failure_ttl": 7 * 86400,
+        "description": f"webhook delivery of event {event_id}, attempt {attempt_number}",
+    }
     if delay > 0:
         return queue.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, event_id, **kwargs)
     return queue.enqueue(DELIVER_JOB, event_id, **kwargs)

@@ -18,9 +18,6 @@ def get_redis(url: str, socket_timeout: float | None = None) -> redis.Redis:
     key = (os.getpid(), url, socket_timeout)
     client = _clients.get(key)
     if client is None:
-        client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+        client = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
         _clients[key] = client
     return client
-

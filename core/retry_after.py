@@ -11,7 +11,7 @@ the caller falls back to its own delay.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 #: Longest wait a header can ask for (ten years); bigger numbers are read as this, never as an overflow.
@@ -36,6 +36,6 @@ def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) 
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # asctime carries no zone; HTTP dates are always GMT
-        when = when.replace(tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc) if now is None else now
+        when = when.replace(tzinfo=UTC)
+    now = datetime.now(UTC) if now is None else now
     return min(max(0.0, (when - now).total_seconds()), MAX_SECONDS)

@@ -18,11 +18,41 @@ from url_normalize import url_normalize
 from w3lib.url import canonicalize_url
 
 #: Query parameters that only track the visitor; everything else (variant=, size=, color=, id=...) is kept.
-TRACKING_PARAMS = frozenset({
-    "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "fbclid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
-    "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_", "referrer", "srsltid",
-    "spm", "scid", "trk", "trkid", "cmpid", "campaign", "affiliate", "aff_id", "clickid",
-})
+TRACKING_PARAMS = frozenset(
+    {
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "fbclid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref",
+        "ref_",
+        "referrer",
+        "srsltid",
+        "spm",
+        "scid",
+        "trk",
+        "trkid",
+        "cmpid",
+        "campaign",
+        "affiliate",
+        "aff_id",
+        "clickid",
+    }
+)
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_")
 
 
@@ -78,8 +108,9 @@ def _public(address: str) -> bool:
             return False
         if ip.ipv4_mapped:
             ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-                                 or ip.is_multicast or ip.is_unspecified)
+    return ip.is_global and not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
+    )
 
 
 def refused_address(address: str) -> str | None:
@@ -165,7 +196,7 @@ def parse_target(url: str) -> Target:
     except ValueError:
         raise TargetRefused(INVALID_HOST) from None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not url[len(scheme) + 1:].startswith("//"):
+    if scheme not in _DEFAULT_PORTS or not url[len(scheme) + 1 :].startswith("//"):
         raise TargetRefused(NOT_HTTP)
     netloc = parts.netloc
     if "@" in netloc:
@@ -247,4 +278,3 @@ def check_target(url: str, *, allow_private: bool, resolve: bool = True, require
     if not allow_private and any(refused_address(address) for address in addresses):
         raise TargetRefused(NOT_PUBLIC)
     return replace(target, addresses=addresses)
-

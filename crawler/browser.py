@@ -28,8 +28,11 @@ from crawler.middlewares import TargetRefused
 
 #: Chromium's own routes out that would not pass the proxy: its resolver answers nothing (the proxy is an
 #: address literal), no QUIC, WebRTC sends no UDP outside the proxy (it has none, so none at all).
-CLOSED_DOORS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--disable-quic",
-                "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
+CLOSED_DOORS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+]
 
 
 def failure_of(outcome: Outcome) -> Exception:
@@ -55,10 +58,13 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         self._start_lock = asyncio.Lock()
         settings = crawler.settings
         self.proxy = GuardProxy(
-            TargetCheck(allow_private=settings.getbool("OBSRV_ALLOW_PRIVATE_TARGETS"),
-                        overrides=parse_overrides(settings.get("OBSRV_DNS_OVERRIDES")),
-                        timeout=settings.getfloat("DNS_TIMEOUT", 10.0)),
-            timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 30.0))
+            TargetCheck(
+                allow_private=settings.getbool("OBSRV_ALLOW_PRIVATE_TARGETS"),
+                overrides=parse_overrides(settings.get("OBSRV_DNS_OVERRIDES")),
+                timeout=settings.getfloat("DNS_TIMEOUT", 10.0),
+            ),
+            timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 30.0),
+        )
 
     async def _start_browser(self) -> None:
         """The proxy first, then Playwright with Chromium routed through it (launched with the first page)."""
@@ -68,8 +74,7 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         args = [a for a in options.get("args", []) if not a.startswith(("--proxy-", "--host-resolver-rules"))]
         # Explicit flags, not Playwright's ``proxy`` option: that one leaves loopback out of the proxy when
         # PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK is set; ``<-loopback>`` sends loopback through too.
-        options["args"] = args + [f"--proxy-server={self.proxy.url}", "--proxy-bypass-list=<-loopback>",
-                                  *CLOSED_DOORS]
+        options["args"] = args + [f"--proxy-server={self.proxy.url}", "--proxy-bypass-list=<-loopback>", *CLOSED_DOORS]
         self.config.launch_options = options
         await self._maybe_future_from_coro(self._launch())
 
@@ -81,7 +86,7 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                 if not self._started:
                     await self._start_browser()
                     self._started = True
-        failed: list[str] = []   # the page's navigations that failed (redirect hops included)
+        failed: list[str] = []  # the page's navigations that failed (redirect hops included)
 
         def on_failed(pw_request) -> None:
             try:

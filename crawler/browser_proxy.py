@@ -41,19 +41,29 @@ from urllib.parse import urlsplit
 
 import h11
 
-from crawler.dns import pinned_address
 from core.urls import TargetRefused as UrlRefused
 from core.urls import parse_target, refused_address, resolve_host
+from crawler.dns import pinned_address
 
 log = logging.getLogger("obsrv.crawler.browser")
 
 REFUSED, UNRESOLVED, UNREACHABLE, TIMEOUT = "refused", "unresolved", "unreachable", "timeout"
 #: headers that belong to one hop; the proxy sets its own framing with each side
-HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization",
-                        b"proxy-authenticate", b"te", b"trailer", b"upgrade"})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+        b"te",
+        b"trailer",
+        b"upgrade",
+    }
+)
 MAX_HEAD = 64 * 1024
 CHUNK = 64 * 1024
-REMEMBERED = 512     # outcomes of CONNECTs kept for the handler (a tunnel's failure reaches it without words)
+REMEMBERED = 512  # outcomes of CONNECTs kept for the handler (a tunnel's failure reaches it without words)
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,9 @@ class TargetCheck:
             addresses: tuple[str, ...] = (target.host,)
         else:
             if not self.allow_private and (target.host == "localhost" or target.host.endswith(".localhost")):
-                raise Blocked(Outcome(REFUSED, f"{target.host} is a loopback host "
-                                               "(refused: OBSRV_ALLOW_PRIVATE_TARGETS is off)"))
+                raise Blocked(
+                    Outcome(REFUSED, f"{target.host} is a loopback host (refused: OBSRV_ALLOW_PRIVATE_TARGETS is off)")
+                )
             pinned = pinned_address(self.overrides, target.host)
             if pinned:
                 addresses = (pinned,)
@@ -98,8 +109,9 @@ class TargetCheck:
                 loop = asyncio.get_running_loop()
                 try:
                     addresses = await asyncio.wait_for(
-                        loop.run_in_executor(None, resolve_host, target.host, target.port), self.timeout)
-                except asyncio.TimeoutError:
+                        loop.run_in_executor(None, resolve_host, target.host, target.port), self.timeout
+                    )
+                except TimeoutError:
                     raise Blocked(Outcome(UNRESOLVED, f"{target.host}: no answer from DNS in time")) from None
                 except (OSError, UnicodeError) as exc:
                     raise Blocked(Outcome(UNRESOLVED, f"{target.host}: {exc}")) from None
@@ -109,8 +121,9 @@ class TargetCheck:
             for address in addresses:
                 reason = refused_address(address)
                 if reason:
-                    raise Blocked(Outcome(REFUSED, f"{target.host}: {reason} "
-                                                   "(refused: OBSRV_ALLOW_PRIVATE_TARGETS is off)"))
+                    raise Blocked(
+                        Outcome(REFUSED, f"{target.host}: {reason} (refused: OBSRV_ALLOW_PRIVATE_TARGETS is off)")
+                    )
         return addresses
 
 
@@ -135,8 +148,9 @@ class GuardProxy:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._outcomes: OrderedDict[tuple[str, int], Outcome] = OrderedDict()
-        self._marker = re.compile(rb"<!-- obsrv-proxy " + self.token.encode() + rb" (\w+) -->(.*?)<!-- /obsrv-proxy -->",
-                                  re.S)
+        self._marker = re.compile(
+            rb"<!-- obsrv-proxy " + self.token.encode() + rb" (\w+) -->(.*?)<!-- /obsrv-proxy -->", re.S
+        )
         self.counts = {"requests": 0, "tunnels": 0, REFUSED: 0, UNRESOLVED: 0, UNREACHABLE: 0, TIMEOUT: 0}
 
     # -- life ----------------------------------------------------------------------------------------------
@@ -211,7 +225,7 @@ class GuardProxy:
         except h11.RemoteProtocolError:
             if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await self._answer(conn, writer, 400, Outcome(REFUSED, "not a proxy request"))
-        except (asyncio.TimeoutError, ConnectionError, OSError, h11.LocalProtocolError, asyncio.IncompleteReadError):
+        except (TimeoutError, ConnectionError, OSError, h11.LocalProtocolError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
             pass
@@ -227,27 +241,33 @@ class GuardProxy:
             data = await asyncio.wait_for(reader.read(CHUNK), self.timeout)
             conn.receive_data(data)
 
-    async def _answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                      outcome: Outcome) -> None:
+    async def _answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, outcome: Outcome) -> None:
         """The proxy's own answer: a small page with the reason, marked with this process's token."""
-        body = (f"<html><head><title>{status}</title></head><body><p>Obsrv's crawler did not fetch this: "
-                f"<!-- obsrv-proxy {self.token} {outcome.kind} -->{html.escape(outcome.message)}"
-                f"<!-- /obsrv-proxy --></p></body></html>").encode()
-        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close"), (b"cache-control", b"no-store")]
+        body = (
+            f"<html><head><title>{status}</title></head><body><p>Obsrv's crawler did not fetch this: "
+            f"<!-- obsrv-proxy {self.token} {outcome.kind} -->{html.escape(outcome.message)}"
+            f"<!-- /obsrv-proxy --></p></body></html>"
+        ).encode()
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            (b"cache-control", b"no-store"),
+        ]
         try:
             writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
             writer.write(conn.send(h11.Data(data=body)))
             writer.write(conn.send(h11.EndOfMessage()))
             await asyncio.wait_for(writer.drain(), self.timeout)
-        except (h11.LocalProtocolError, ConnectionError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, h11.LocalProtocolError, ConnectionError, OSError):
             pass
 
     def _blocked(self, host: str, port: int, outcome: Outcome, what: str) -> int:
         self.counts[outcome.kind] += 1
         if outcome.kind == REFUSED:
-            log.warning("browser request refused: %s", outcome.message,
-                        extra={"target": f"{host}:{port}", "request": what})
+            log.warning(
+                "browser request refused: %s", outcome.message, extra={"target": f"{host}:{port}", "request": what}
+            )
             return 403
         log.debug("browser request failed: %s", outcome.message, extra={"target": f"{host}:{port}", "request": what})
         return 504 if outcome.kind == TIMEOUT else 502
@@ -259,7 +279,7 @@ class GuardProxy:
         for address in addresses:
             try:
                 return await asyncio.wait_for(asyncio.open_connection(address, port), self.timeout)
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 last = exc
             except OSError as exc:
                 last = exc
@@ -270,7 +290,7 @@ class GuardProxy:
     # -- CONNECT: https, ws, wss ---------------------------------------------------------------------------
     async def _tunnel(self, conn: h11.Connection, request: h11.Request, reader, writer) -> None:
         self.counts["tunnels"] += 1
-        event = await self._next(conn, reader)   # the CONNECT's (empty) end of message
+        event = await self._next(conn, reader)  # the CONNECT's (empty) end of message
         if not isinstance(event, h11.EndOfMessage):
             return
         authority = request.target.decode("ascii", "replace")
@@ -337,8 +357,9 @@ class GuardProxy:
         try:
             up_reader, up_writer = await self._dial(host, port)
         except Blocked as exc:
-            await self._answer(conn, writer, self._blocked(host, port, exc.outcome, request.method.decode()),
-                               exc.outcome)
+            await self._answer(
+                conn, writer, self._blocked(host, port, exc.outcome, request.method.decode()), exc.outcome
+            )
             return False
         try:
             upstream = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
@@ -347,9 +368,8 @@ class GuardProxy:
             if not any(k == b"host" for k, _v in headers):
                 headers.insert(0, (b"host", parts.netloc.encode()))
             headers.append((b"connection", b"close"))
-            up_writer.write(upstream.send(h11.Request(method=request.method, target=target.encode(),
-                                                      headers=headers)))
-            while True:   # the request's body
+            up_writer.write(upstream.send(h11.Request(method=request.method, target=target.encode(), headers=headers)))
+            while True:  # the request's body
                 event = await self._next(conn, reader)
                 if isinstance(event, h11.Data):
                     up_writer.write(upstream.send(h11.Data(data=event.data)))
@@ -362,14 +382,15 @@ class GuardProxy:
             await asyncio.wait_for(up_writer.drain(), self.timeout)
             sent_head = False
             try:
-                while True:   # the answer
+                while True:  # the answer
                     event = await self._next(upstream, up_reader)
                     if isinstance(event, h11.InformationalResponse):
                         continue
                     if isinstance(event, h11.Response):
                         head = [(k, v) for k, v in event.headers if k not in HOP_BY_HOP]
-                        writer.write(conn.send(h11.Response(status_code=event.status_code, reason=event.reason,
-                                                            headers=head)))
+                        writer.write(
+                            conn.send(h11.Response(status_code=event.status_code, reason=event.reason, headers=head))
+                        )
                         sent_head = True
                     elif isinstance(event, h11.Data):
                         writer.write(conn.send(h11.Data(data=event.data)))
@@ -378,15 +399,18 @@ class GuardProxy:
                         writer.write(conn.send(h11.EndOfMessage()))
                         await asyncio.wait_for(writer.drain(), self.timeout)
                         return True
-                    else:   # closed before the end of its answer
+                    else:  # closed before the end of its answer
                         return False
-            except (h11.RemoteProtocolError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, h11.RemoteProtocolError) as exc:
                 if not sent_head:
-                    outcome = Outcome(TIMEOUT if isinstance(exc, asyncio.TimeoutError) else UNREACHABLE,
-                                      f"{host}:{port}: " + ("no answer in time" if isinstance(exc, asyncio.TimeoutError)
-                                                            else f"invalid answer: {exc}"))
-                    await self._answer(conn, writer, self._blocked(host, port, outcome, request.method.decode()),
-                                       outcome)
+                    outcome = Outcome(
+                        TIMEOUT if isinstance(exc, asyncio.TimeoutError) else UNREACHABLE,
+                        f"{host}:{port}: "
+                        + ("no answer in time" if isinstance(exc, asyncio.TimeoutError) else f"invalid answer: {exc}"),
+                    )
+                    await self._answer(
+                        conn, writer, self._blocked(host, port, outcome, request.method.decode()), outcome
+                    )
                 return False
         finally:
             up_writer.close()

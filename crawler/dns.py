@@ -10,11 +10,11 @@ never be pointed at the deployment's own network.
 
 from __future__ import annotations
 
+from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
 from core.urls import refused_address
-from scrapy.resolver import CachingThreadedResolver
 
 
 def parse_overrides(value) -> dict[str, str]:
@@ -51,7 +51,7 @@ class GuardedResolver(CachingThreadedResolver):
         super().__init__(reactor, cache_size, timeout)
         self.overrides = overrides or {}
         self.allow_private = allow_private
-        self.refused: dict[str, str] = {}   # host -> why, so the crawl can say so (see crawler.errors)
+        self.refused: dict[str, str] = {}  # host -> why, so the crawl can say so (see crawler.errors)
 
     @classmethod
     def from_crawler(cls, crawler, reactor):

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 
-from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
-                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
-                               UnsupportedURLSchemeError)
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+    UnsupportedURLSchemeError,
+)
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
 from twisted.internet.defer import TimeoutError as DeferTimeoutError
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawler.middlewares import TargetRefused
+
 
 def refused_reason(url: str) -> str | None:
     """Why the guarded resolver refused this URL's host, if it did."""
@@ -24,11 +32,10 @@ def refused_reason(url: str) -> str | None:
     return refused.get((urlsplit(url).hostname or "").lower())
 
 
-
-
 # Scrapy's HttpCompressionMiddleware, when a compressed body inflates past DOWNLOAD_MAXSIZE (a gzip bomb)
 _DECOMPRESSED_TOO_LARGE_RE = re.compile(
-    r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded DOWNLOAD_MAXSIZE \((\d+) B\)")
+    r"\((\d+) B compressed, (\d+) B decompressed so far\) exceeded DOWNLOAD_MAXSIZE \((\d+) B\)"
+)
 
 
 def classify_failure(failure) -> tuple[str, str]:
@@ -38,8 +45,10 @@ def classify_failure(failure) -> tuple[str, str]:
     bomb = _DECOMPRESSED_TOO_LARGE_RE.search(text)
     if bomb:
         compressed, inflated, limit = (int(group) for group in bomb.groups())
-        return "parse", (f"compressed page inflates past the download size limit: {compressed:,} bytes compressed, "
-                         f"over {inflated:,} decompressed, limit {limit:,} (OBSRV_DOWNLOAD_MAXSIZE)")
+        return "parse", (
+            f"compressed page inflates past the download size limit: {compressed:,} bytes compressed, "
+            f"over {inflated:,} decompressed, limit {limit:,} (OBSRV_DOWNLOAD_MAXSIZE)"
+        )
     if "max size" in text or isinstance(exc, DownloadCancelledError):
         return "parse", "page larger than the download size limit (OBSRV_DOWNLOAD_MAXSIZE)"
     if isinstance(exc, (DownloadTimeoutError, DeferTimeoutError, net.TimeoutError, net.TCPTimedOutError)):
@@ -59,8 +68,19 @@ def classify_failure(failure) -> tuple[str, str]:
         if "max redirections" in text.lower() or "redirect" in text.lower():
             return "http_status", f"redirect loop: {text}"
         return "parse", text
-    if isinstance(exc, (DownloadConnectionRefusedError, DownloadFailedError, ResponseDataLossError,
-                        net.ConnectionRefusedError, net.ConnectError, net.ConnectionLost, net.ConnectionDone,
-                        ResponseFailed, ResponseNeverReceived)):
+    if isinstance(
+        exc,
+        (
+            DownloadConnectionRefusedError,
+            DownloadFailedError,
+            ResponseDataLossError,
+            net.ConnectionRefusedError,
+            net.ConnectError,
+            net.ConnectionLost,
+            net.ConnectionDone,
+            ResponseFailed,
+            ResponseNeverReceived,
+        ),
+    ):
         return "network", f"connection failed: {text}"
     return "internal", f"{type(exc).__name__}: {text}"

@@ -23,13 +23,13 @@ class ProductFields:
     stock_quantity: int | None = None
     platform_id: str | None = None
     canonical_url: str | None = None
-    list_price: Decimal | None = None      # price before a sale, kept apart from price
+    list_price: Decimal | None = None  # price before a sale, kept apart from price
     # one per variant/seller, exactly one "selected" (the one price/availability report); empty for one plain
     # offer. As extracted: crawler.extract.product.Offer; after NormalizePipeline: dicts of Offer.to_json's
     # keys with Decimal amounts
     offers: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)
-    identity: str | None = None            # set by NormalizePipeline
+    identity: str | None = None  # set by NormalizePipeline
 
 
 @dataclass
@@ -51,7 +51,7 @@ class ObservationItem(ProductFields):
     observed_at: datetime | None = None
     ok: bool = False
     http_status: int | None = None
-    error_type: str | None = None          # timeout, dns, network, http_status, blocked, parse, robots, internal
+    error_type: str | None = None  # timeout, dns, network, http_status, blocked, parse, robots, internal
     error: str | None = None
-    changes: list = field(default_factory=list)   # set by DiffPipeline
+    changes: list = field(default_factory=list)  # set by DiffPipeline
     flagged: bool = False

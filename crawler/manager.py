@@ -42,23 +42,23 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
+from core import locks
+from core.redis_client import get_redis
 from crawler.items import ProductFields
 from crawler.spiders.base import Crawl
 from crawler.spiders.discovery import DiscoveryCrawl
 from crawler.spiders.products import ProductCrawl
-from core import locks
 from db.partitions import ensure_observation_partitions
 from db.queries import crawls as crawls_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
-from core.redis_client import get_redis
 from scheduler import lifecycle
 
 log = logging.getLogger("obsrv.crawler")
-CLAIM_CHUNK = 100            # crawls claimed per round trip; the first pages go out while the next are claimed
-LOCK_RETRY_SECONDS = 30      # a domain another crawler holds: its work is tried again this much later
+CLAIM_CHUNK = 100  # crawls claimed per round trip; the first pages go out while the next are claimed
+LOCK_RETRY_SECONDS = 30  # a domain another crawler holds: its work is tried again this much later
 PARTITIONS_EVERY_SECONDS = 3600.0
-STOP_SECONDS = 1.0           # after the last close is written, how long Scrapy may take to close before the reactor stops
+STOP_SECONDS = 1.0  # after the last close is written, how long Scrapy may take to close before the reactor stops
 
 
 class CrawlManager:
@@ -71,8 +71,8 @@ class CrawlManager:
         self.until_idle = crawler.settings.getbool("OBSRV_UNTIL_IDLE")
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.spider = None
-        self.persist = None                       # PersistPipeline registers itself
-        self.crawls: dict[int, Crawl] = {}        # crawl run id -> running crawl
+        self.persist = None  # PersistPipeline registers itself
+        self.crawls: dict[int, Crawl] = {}  # crawl run id -> running crawl
         self.by_domain: dict[str, set[Crawl]] = {}
         self.stopping = False
         self.hurry = False
@@ -87,7 +87,7 @@ class CrawlManager:
         self._partitions_at = float("-inf")
 
     @classmethod
-    def of(cls, crawler) -> "CrawlManager":
+    def of(cls, crawler) -> CrawlManager:
         """The crawler's manager, made on first use."""
         manager = getattr(crawler, "_obsrv_manager", None)
         if manager is None:
@@ -167,7 +167,7 @@ class CrawlManager:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if next_claim is not None:  # claimed while stopping: open them, the drain hands them back
             try:
@@ -192,8 +192,13 @@ class CrawlManager:
                 work_q.finish(conn, work["id"], self.worker, note=f"skipped: website is {state}")
                 continue
             if not self._hold_domain(website["domain"]):
-                work_q.hand_back(conn, [work["id"]], self.worker, delay_seconds=LOCK_RETRY_SECONDS,
-                                 note=f"waiting: another crawler holds {website['domain']}")
+                work_q.hand_back(
+                    conn,
+                    [work["id"]],
+                    self.worker,
+                    delay_seconds=LOCK_RETRY_SECONDS,
+                    note=f"waiting: another crawler holds {website['domain']}",
+                )
                 continue
             try:
                 crawl = self._build(conn, work, website)
@@ -211,8 +216,9 @@ class CrawlManager:
         """A crawl's context, read once: website, products or identities, its crawl run."""
         earlier = conn.execute("SELECT count(*) AS n FROM crawl_runs WHERE work_id = %s", (work["id"],)).fetchone()["n"]
         job_id = work["job_id"] if earlier == 0 else f"{work['job_id']}#{earlier + 1}"  # taken up again: a new run
-        run = crawls_q.start_run(conn, website_id=website["id"], kind=work["kind"], job_id=job_id,
-                                 worker=self.worker, work_id=work["id"])
+        run = crawls_q.start_run(
+            conn, website_id=website["id"], kind=work["kind"], job_id=job_id, worker=self.worker, work_id=work["id"]
+        )
         if run["status"] != "running":  # this attempt already ran to its end
             work_q.finish(conn, work["id"], self.worker, note=f"already {run['status']}")
             return None
@@ -224,11 +230,17 @@ class CrawlManager:
 
     def _fail_start(self, conn, work: dict, exc: Exception) -> None:
         try:
-            run = conn.execute("SELECT id FROM crawl_runs WHERE work_id = %s AND status = 'running'",
-                               (work["id"],)).fetchone()
+            run = conn.execute(
+                "SELECT id FROM crawl_runs WHERE work_id = %s AND status = 'running'", (work["id"],)
+            ).fetchone()
             if run:
-                crawls_q.finish_run(conn, run["id"], status="failed", error_type="internal",
-                                    error_message=f"the crawl could not start: {type(exc).__name__}")
+                crawls_q.finish_run(
+                    conn,
+                    run["id"],
+                    status="failed",
+                    error_type="internal",
+                    error_message=f"the crawl could not start: {type(exc).__name__}",
+                )
             work_q.finish(conn, work["id"], self.worker, note=f"could not start: {type(exc).__name__}")
         except psycopg.Error:
             log.exception("could not record a crawl that failed to start")
@@ -269,8 +281,15 @@ class CrawlManager:
         self.by_domain.setdefault(crawl.domain, set()).add(crawl)
         self._pace(crawl.domain)
         self.crawler.stats.inc_value("obsrv/crawls_started")
-        log.info("crawl started", extra={"crawl_run_id": crawl.run_id, "website_id": crawl.website["id"],
-                                         "kind": crawl.kind, "domain": crawl.domain})
+        log.info(
+            "crawl started",
+            extra={
+                "crawl_run_id": crawl.run_id,
+                "website_id": crawl.website["id"],
+                "kind": crawl.kind,
+                "domain": crawl.domain,
+            },
+        )
         requests = list(crawl.refill())
         if crawl.open == 0:
             self._finish(crawl)
@@ -358,11 +377,16 @@ class CrawlManager:
         conn = self.conn()
         try:
             with conn.transaction():
-                run = crawls_q.finish_run(conn, crawl.run_id, status=outcome["status"], pages_fetched=crawl.pages,
-                                          error_type=outcome.get("error_type"),
-                                          error_message=outcome.get("error_message"),
-                                          error_products=outcome.get("error_products"),
-                                          summary=outcome.get("summary"))
+                run = crawls_q.finish_run(
+                    conn,
+                    crawl.run_id,
+                    status=outcome["status"],
+                    pages_fetched=crawl.pages,
+                    error_type=outcome.get("error_type"),
+                    error_message=outcome.get("error_message"),
+                    error_products=outcome.get("error_products"),
+                    summary=outcome.get("summary"),
+                )
                 if crawl.kind == "discovery" and outcome.get("candidates") and not crawl.hand_back:
                     lifecycle.end_discovery(conn, crawl.website["id"], found=outcome["candidates"])
                 if crawl.hand_back:
@@ -371,9 +395,16 @@ class CrawlManager:
                     work_q.finish(conn, crawl.work["id"], self.worker)
             if run is not None and not crawl.hand_back:
                 lifecycle.settle(conn, self.redis, self.settings, run)
-            log.info("crawl finished", extra={"crawl_run_id": crawl.run_id, "website_id": crawl.website["id"],
-                                              "status": outcome["status"], "pages": crawl.pages,
-                                              "stopped": crawl.stopped})
+            log.info(
+                "crawl finished",
+                extra={
+                    "crawl_run_id": crawl.run_id,
+                    "website_id": crawl.website["id"],
+                    "status": outcome["status"],
+                    "pages": crawl.pages,
+                    "stopped": crawl.stopped,
+                },
+            )
         finally:
             self._let_go_domain(crawl.domain)
 
@@ -393,8 +424,11 @@ class CrawlManager:
             crawls_q.heartbeat(conn, [r for r, _ in runs], [p for _, p in runs])
         work_q.heartbeat(conn, self.worker)
         try:  # who crawls, for health checks: obsrv:crawler:<host> lives three heartbeats
-            self.redis.set(f"obsrv:crawler:{socket.gethostname()}", self.worker,
-                           ex=int(3 * float(self.settings["OBSRV_HEARTBEAT_SECONDS"])) + 1)
+            self.redis.set(
+                f"obsrv:crawler:{socket.gethostname()}",
+                self.worker,
+                ex=int(3 * float(self.settings["OBSRV_HEARTBEAT_SECONDS"])) + 1,
+            )
         except RedisError:
             pass
         seconds = self.settings["OBSRV_CRAWL_LOCK_SECONDS"]
@@ -433,6 +467,7 @@ class CrawlManager:
 
         def handler(signum, _frame):
             reactor.callFromThread(self.shutdown, signal.Signals(signum).name)
+
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, handler)
 
@@ -487,6 +522,7 @@ class CrawlManager:
                 timer = threading.Timer(seconds, _exit_now)
                 timer.daemon = True
                 timer.start()
+
         reactor.callLater(seconds, stop)
 
     def spider_closed(self, spider, reason) -> None:

@@ -51,12 +51,13 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             meta = {"dont_obey_robotstxt": True}
             if request.meta.get("download_slot"):
                 meta["download_slot"] = request.meta["download_slot"]
-            robotsreq = Request(f"{url.scheme}://{netloc}/robots.txt", priority=self.DOWNLOAD_PRIORITY, meta=meta,
-                                callback=NO_CALLBACK)
+            robotsreq = Request(
+                f"{url.scheme}://{netloc}/robots.txt", priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK
+            )
             try:
                 response = await self.crawler.engine.download_async(robotsreq)
                 await self._parse_robots(response, netloc, request)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- an unreadable robots.txt is reported, not fatal
                 self._robots_error(exc, netloc)
             self._stats.inc_value("robotstxt/request_count")
         parser = self._parsers[netloc]
@@ -91,7 +92,7 @@ class TargetGuardMiddleware:
             ipaddress.ip_address(host)
         except ValueError:
             if host == "localhost" or host.endswith(".localhost"):
-                raise TargetRefused(f"{host} is a loopback host")
+                raise TargetRefused(f"{host} is a loopback host") from None
             return None
         reason = refused_address(host)
         if reason:

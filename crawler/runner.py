@@ -21,9 +21,9 @@ import sys
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
-from crawler.dns import parse_overrides
 from core.jsonlog import configure_logging
 from core.settings import load_settings
+from crawler.dns import parse_overrides
 
 #: requests a crawl keeps in Scrapy at most (crawler.spiders.base.Crawl.window), with throttling off
 MAX_WINDOW = 5
@@ -50,12 +50,22 @@ def scrapy_settings(settings: dict, *, until_idle: bool = False):
     if not settings["OBSRV_CRAWL_THROTTLE"]:
         s.set("DOWNLOAD_DELAY", 0)
         s.set("CONCURRENT_REQUESTS_PER_DOMAIN", 4)
-    s.set("PLAYWRIGHT_LAUNCH_OPTIONS", {
-        "executable_path": settings["OBSRV_CHROMIUM_PATH"],
-        "headless": True,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    })
+    s.set(
+        "PLAYWRIGHT_LAUNCH_OPTIONS",
+        {
+            "executable_path": settings["OBSRV_CHROMIUM_PATH"],
+            "headless": True,
+            "args": [
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        },
+    )
     s.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", settings["OBSRV_DOWNLOAD_TIMEOUT"] * 1000)
     return s
 
@@ -72,8 +82,7 @@ def _more_open_files() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--until-idle", action="store_true",
-                        help="exit once no crawl work is due and no crawl runs")
+    parser.add_argument("--until-idle", action="store_true", help="exit once no crawl work is due and no crawl runs")
     args = parser.parse_args(argv)
     settings = load_settings()
     configure_logging(settings["OBSRV_LOG_LEVEL"])
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     # young generation less often and keep start-up objects out of every collection.
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-    process.start(install_signal_handlers=False)   # the manager handles SIGTERM/SIGINT (a graceful stop)
+    process.start(install_signal_handlers=False)  # the manager handles SIGTERM/SIGINT (a graceful stop)
     return 1 if outcome["failed"] is not None else 0
 
 

@@ -18,17 +18,17 @@ ROBOTSTXT_USER_AGENT = "Obsrv"
 
 # Politeness: one slot per website domain (requests carry meta["download_slot"]); its delay and
 # concurrency come from the crawl_rate_per_minute of the websites crawling it (the stricter wins).
-CONCURRENT_REQUESTS = 32              # raised with OBSRV_CRAWL_CONCURRENCY (crawler.runner)
+CONCURRENT_REQUESTS = 32  # raised with OBSRV_CRAWL_CONCURRENCY (crawler.runner)
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 # A product page gives one item: Scrapy's default of 100 parallel item workers per response only costs.
 CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 6.0
-DOWNLOAD_DELAY_JITTER = 0             # the website's rate is a promise, not an average
+DOWNLOAD_DELAY_JITTER = 0  # the website's rate is a promise, not an average
 AUTOTHROTTLE_ENABLED = False
 COOKIES_ENABLED = False
-REFERER_ENABLED = False                # product pages are fetched directly; no referrer to leak or compute
+REFERER_ENABLED = False  # product pages are fetched directly; no referrer to leak or compute
 TELNETCONSOLE_ENABLED = False
-REMOTE_CONTROL_ENABLED = False         # no listening ports in a crawl process
+REMOTE_CONTROL_ENABLED = False  # no listening ports in a crawl process
 
 DOWNLOAD_TIMEOUT = default("OBSRV_DOWNLOAD_TIMEOUT")
 DOWNLOAD_MAXSIZE = default("OBSRV_DOWNLOAD_MAXSIZE")
@@ -45,8 +45,8 @@ OBSRV_PERSIST_MAX_WAIT = default("OBSRV_PERSIST_MAX_WAIT")
 # Every crawl fetches each page once by itself (discovery keeps its own seen-set): a process-wide
 # fingerprint set would only grow with every crawl the process has run.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
-DEPTH_LIMIT = 0                        # discovery counts its own depth (OBSRV_DISCOVERY_MAX_DEPTH)
-URLLENGTH_LIMIT = 0                    # no silent drops: every request of a crawl ends in its callback or errback
+DEPTH_LIMIT = 0  # discovery counts its own depth (OBSRV_DISCOVERY_MAX_DEPTH)
+URLLENGTH_LIMIT = 0  # no silent drops: every request of a crawl ends in its callback or errback
 
 TWISTED_DNS_RESOLVER = "crawler.dns.GuardedResolver"
 DNS_TIMEOUT = 10

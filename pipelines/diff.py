@@ -39,17 +39,24 @@ def price_change(notified: dict, item, threshold_pct: Decimal) -> dict | None:
         change_pct = (item.price - before_price) / before_price * 100
         if abs(change_pct) < threshold_pct:
             return None
-    return {"type": "price_changed", "change_pct": change_pct,
-            "before": {"price": before_price, "currency": before_currency},
-            "after": {"price": item.price, "currency": item.currency}}
+    return {
+        "type": "price_changed",
+        "change_pct": change_pct,
+        "before": {"price": before_price, "currency": before_currency},
+        "after": {"price": item.price, "currency": item.currency},
+    }
 
 
 def stock_change(notified: dict, item) -> dict | None:
     before, after = notified.get("notified_availability"), item.availability
     if before is None or after is None or BUYER_STATE.get(before) == BUYER_STATE.get(after):
         return None
-    return {"type": "stock_changed", "change_pct": None,
-            "before": {"availability": before}, "after": {"availability": after}}
+    return {
+        "type": "stock_changed",
+        "change_pct": None,
+        "before": {"availability": before},
+        "after": {"availability": after},
+    }
 
 
 def reported_sku(item) -> str | None:
@@ -66,14 +73,24 @@ def detect(notified: dict, item, threshold_pct) -> list[dict]:
     """The changes an observation makes, given the product's notified state."""
     if notified.get("last_ok_at") is None:
         return []  # the baseline
-    changes = [c for c in (price_change(notified, item, Decimal(str(threshold_pct))), stock_change(notified, item))
-               if c]
-    state = {"price": item.price, "currency": item.currency, "availability": item.availability,
-             "list_price": item.list_price, "sku": reported_sku(item)}
+    changes = [
+        c for c in (price_change(notified, item, Decimal(str(threshold_pct))), stock_change(notified, item)) if c
+    ]
+    state = {
+        "price": item.price,
+        "currency": item.currency,
+        "availability": item.availability,
+        "list_price": item.list_price,
+        "sku": reported_sku(item),
+    }
     for change in changes:
-        change["before"] = {"price": notified.get("notified_price"), "currency": notified.get("notified_currency"),
-                            "availability": notified.get("notified_availability"),
-                            "list_price": notified.get("list_price"), "sku": notified.get("reported_sku")}
+        change["before"] = {
+            "price": notified.get("notified_price"),
+            "currency": notified.get("notified_currency"),
+            "availability": notified.get("notified_availability"),
+            "list_price": notified.get("list_price"),
+            "sku": notified.get("reported_sku"),
+        }
         change["after"] = dict(state)
     return changes
 
@@ -105,7 +122,8 @@ class DiffPipeline:
             else:
                 state.update(notified_availability=item.availability)
         if state.get("last_ok_at") is None:  # baseline: what the client starts from
-            state.update(notified_price=item.price, notified_currency=item.currency,
-                         notified_availability=item.availability)
+            state.update(
+                notified_price=item.price, notified_currency=item.currency, notified_availability=item.availability
+            )
         state.update(last_ok_at=item.observed_at, list_price=item.list_price, reported_sku=reported_sku(item))
         return item

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from core.urls import canonical_url, is_http_url
 from core.vocabulary import AVAILABILITY, MAX_PRICE
 from crawler.items import CandidateItem, ProductFields
-from core.urls import canonical_url, is_http_url
 
 CURRENCY_RE = re.compile(r"[A-Z]{3}")
 GTIN_RE = re.compile(r"\d{8}|\d{12,14}")

@@ -22,8 +22,8 @@ import time
 
 import psycopg
 
-from crawler.items import CandidateItem, ObservationItem
 from core.jobs import enqueue_delivery
+from crawler.items import CandidateItem, ObservationItem
 from db.queries import crawls as crawls_q
 
 log = logging.getLogger("obsrv.persist")
@@ -90,8 +90,10 @@ class PersistPipeline:
             except psycopg.OperationalError as exc:  # the server went away: a fresh connection, a little later
                 if time.monotonic() + delay > deadline:
                     return self._lost(batch, exc)
-                log.warning("could not persist a batch; retrying", extra={"attempt": attempt, "items": len(batch),
-                                                                          "error": str(exc)[:200]})
+                log.warning(
+                    "could not persist a batch; retrying",
+                    extra={"attempt": attempt, "items": len(batch), "error": str(exc)[:200]},
+                )
                 self.manager.drop_connection()
                 time.sleep(delay)  # on the DB thread: later batches and closes wait, in order
                 delay = min(delay * 2, 5.0)
@@ -136,8 +138,12 @@ class PersistPipeline:
             self._announce(announce)
 
     def _immediate(self, website: dict) -> bool:
-        return bool(website.get("webhook_url") and website.get("webhook_enabled", True)
-                    and website.get("webhook_mode", "immediate") == "immediate" and self.webhooks_enabled)
+        return bool(
+            website.get("webhook_url")
+            and website.get("webhook_enabled", True)
+            and website.get("webhook_mode", "immediate") == "immediate"
+            and self.webhooks_enabled
+        )
 
     def _announce(self, event_ids: list[int]) -> None:
         """After commit: queue the deliveries (immediate mode). If Redis fails, the outbox sweep queues them."""

@@ -19,12 +19,12 @@ is in db.queries.websites (``lock_status``, ``change_status``), called from here
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from croniter import croniter
 
-from core.vocabulary import WEBSITE_STATUSES
 from core.jobs import enqueue_delivery
+from core.vocabulary import WEBSITE_STATUSES
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 
@@ -40,8 +40,12 @@ EDGES = {
     "failed": {"pending_discovery", "active"},
 }
 #: crawl kind -> the statuses in which a website may be crawled so
-CRAWLABLE = {"discovery": {"pending_discovery"}, "baseline": {"active", "pending_approval"},
-             "scheduled": {"active"}, "manual": {"active"}}
+CRAWLABLE = {
+    "discovery": {"pending_discovery"},
+    "baseline": {"active", "pending_approval"},
+    "scheduled": {"active"},
+    "manual": {"active"},
+}
 
 
 class IllegalTransition(ValueError):
@@ -54,7 +58,7 @@ def allowed(current: str, new: str) -> bool:
 
 def next_run(schedule: str, after: datetime | None = None) -> datetime:
     """The next time a cron schedule (UTC) fires after ``after`` (default: now)."""
-    return croniter(schedule, after or datetime.now(timezone.utc)).get_next(datetime)
+    return croniter(schedule, after or datetime.now(UTC)).get_next(datetime)
 
 
 def schedule_next(conn, website: dict, after: datetime) -> datetime:
@@ -78,15 +82,15 @@ def transition(conn, website_id: int, new: str, reason: str | None = None, *, ex
     if not allowed(current, new):
         raise IllegalTransition(f"a website cannot go from {current} to {new}")
     first_run = next_run(row["schedule"]) if new == "active" and current != "active" else None
-    website = websites_q.change_status(conn, website_id, old=current, new=new, reason=reason,
-                                       next_crawl_at=first_run)
+    website = websites_q.change_status(conn, website_id, old=current, new=new, reason=reason, next_crawl_at=first_run)
     if website is None:  # cannot happen while the row is locked; never write a status unchecked
         raise IllegalTransition(f"website {website_id} is no longer {current}")
     return website
 
 
-def end_discovery(conn, website_id: int, *, found: int = 0, failed: bool = False,
-                  reason: str | None = None) -> dict | None:
+def end_discovery(
+    conn, website_id: int, *, found: int = 0, failed: bool = False, reason: str | None = None
+) -> dict | None:
     """A discovery ended. A website still pending discovery waits for approval if it found product pages,
     or failed (with ``reason``) if the discovery failed; any other website stays as it is. Returns the
     website if it moved."""
@@ -102,8 +106,12 @@ def end_discovery(conn, website_id: int, *, found: int = 0, failed: bool = False
 
 def should_pause(counted: dict | None, pause_after: int) -> bool:
     """Auto-pause: an active website whose crawls failed ``pause_after`` times in a row (0: never)."""
-    return (counted is not None and pause_after > 0 and counted["status"] == "active"
-            and counted["consecutive_failures"] >= pause_after)
+    return (
+        counted is not None
+        and pause_after > 0
+        and counted["status"] == "active"
+        and counted["consecutive_failures"] >= pause_after
+    )
 
 
 def settle(conn, redis, settings: dict, run: dict) -> int | None:
@@ -122,11 +130,20 @@ def settle(conn, redis, settings: dict, run: dict) -> int | None:
         if failed and should_pause(counted, settings["OBSRV_AUTO_PAUSE_FAILURES"]):
             reason = f"{counted['consecutive_failures']} consecutive failed crawls"
             transition(conn, website_id, "paused", f"paused automatically after {reason}", expect="active")
-            [event_id] = webhooks_q.insert_events(conn, [{
-                "website_id": website_id, "type": "website.paused",
-                "after": {"reason": reason, "last_error": {"type": run["error_type"],
-                                                           "message": run["error_message"]},
-                          "resume": f"PATCH /v1/websites/{website_id} {{\"status\": \"active\"}}"}}])
+            [event_id] = webhooks_q.insert_events(
+                conn,
+                [
+                    {
+                        "website_id": website_id,
+                        "type": "website.paused",
+                        "after": {
+                            "reason": reason,
+                            "last_error": {"type": run["error_type"], "message": run["error_message"]},
+                            "resume": f'PATCH /v1/websites/{website_id} {{"status": "active"}}',
+                        },
+                    }
+                ],
+            )
             log.warning("website paused automatically", extra={"website_id": website_id, "reason": reason})
     if event_id is not None:
         try:

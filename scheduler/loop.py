@@ -26,19 +26,19 @@ import logging
 import threading
 import time
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from core.jobs import LEASE_MARGIN_SECONDS, crawl_job_id, delivery_job_id, enqueue_delivery
+from core.redis_client import get_redis
 from db.partitions import ensure_observation_partitions
 from db.pool import get_pool
 from db.queries import crawls as crawls_q
 from db.queries import webhooks as webhooks_q
 from db.queries import websites as websites_q
 from db.queries import work as work_q
-from core.redis_client import get_redis
 from scheduler.lifecycle import schedule_next, settle
 from scheduler.retention import aggregate_completed_months, apply_retention
 
@@ -82,20 +82,25 @@ class Scheduler:
         if started is None:
             return True
         if started.tzinfo is None:
-            started = started.replace(tzinfo=timezone.utc)
+            started = started.replace(tzinfo=UTC)
         lease = float(self.settings["OBSRV_WEBHOOK_TIMEOUT"]) + LEASE_MARGIN_SECONDS
-        return (datetime.now(timezone.utc) - started).total_seconds() < lease
+        return (datetime.now(UTC) - started).total_seconds() < lease
 
     def enqueue_due_crawls(self, limit: int = 500) -> list[str]:
         queued = []
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.pool.connection() as conn, conn.transaction():
             for website in websites_q.claim_due(conn, limit):
                 slot = website["next_crawl_at"]
                 delay = spread_offset(website["id"], self.settings["OBSRV_SCHEDULE_SPREAD_SECONDS"])
-                job_id = work_q.enqueue(conn, website["id"], "scheduled", coalesce=True,
-                                        job_id=crawl_job_id(website["id"], "scheduled", slot.strftime("%Y%m%dT%H%M")),
-                                        run_after=now + timedelta(seconds=delay))
+                job_id = work_q.enqueue(
+                    conn,
+                    website["id"],
+                    "scheduled",
+                    coalesce=True,
+                    job_id=crawl_job_id(website["id"], "scheduled", slot.strftime("%Y%m%dT%H%M")),
+                    run_after=now + timedelta(seconds=delay),
+                )
                 if job_id:
                     queued.append(job_id)
                 schedule_next(conn, website, max(now, slot))
@@ -113,8 +118,10 @@ class Scheduler:
                 log.warning("crawl lost its worker", extra={"crawl_run_id": run["id"], "website_id": run["website_id"]})
                 settle(conn, self.redis, self.settings, run)
             for work in requeued:
-                log.warning("crawl work taken back from a lost crawler",
-                            extra={"work_id": work["id"], "website_id": work["website_id"], "status": work["status"]})
+                log.warning(
+                    "crawl work taken back from a lost crawler",
+                    extra={"work_id": work["id"], "website_id": work["website_id"], "status": work["status"]},
+                )
         return [run["id"] for run in dead]
 
     def requeue_lost_discoveries(self) -> list[str]:
@@ -122,8 +129,12 @@ class Scheduler:
         queued = []
         with self.pool.connection() as conn, conn.transaction():
             for website in websites_q.stuck_in_discovery(conn):
-                job_id = work_q.enqueue(conn, website["id"], "discovery", job_id=crawl_job_id(
-                    website["id"], "discovery", "sweep" + datetime.now(timezone.utc).strftime("%Y%m%d%H")))
+                job_id = work_q.enqueue(
+                    conn,
+                    website["id"],
+                    "discovery",
+                    job_id=crawl_job_id(website["id"], "discovery", "sweep" + datetime.now(UTC).strftime("%Y%m%d%H")),
+                )
                 if job_id:
                     queued.append(job_id)
         return queued
@@ -148,7 +159,7 @@ class Scheduler:
         return requeued
 
     def make_digests(self) -> list[int]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         cut = now.replace(hour=self.settings["OBSRV_DIGEST_HOUR"], minute=0, second=0, microsecond=0)
         if cut > now:
             cut -= timedelta(days=1)
@@ -169,7 +180,7 @@ class Scheduler:
 
     def lifecycle(self) -> dict:
         """Statistics daily, retention weekly: once per period across schedulers (a Redis guard)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         done = {}
         with self.pool.connection() as conn:
             if self.redis.set(f"obsrv:lifecycle:statistics:{now:%Y-%m-%d}", 1, nx=True, ex=3 * 86400):
@@ -180,16 +191,22 @@ class Scheduler:
 
     def tick(self) -> dict:
         """One round of work; returns what it did."""
-        done: dict = {"tick": self.ticks + 1, "at": datetime.now(timezone.utc).isoformat()}
+        done: dict = {"tick": self.ticks + 1, "at": datetime.now(UTC).isoformat()}
         now = time.monotonic()
         if now - self._partitions_checked >= PARTITION_EVERY_SECONDS:
             with self.pool.connection() as conn:
                 done["partitions_created"] = ensure_observation_partitions(
-                    conn, months_ahead=self.settings["OBSRV_PARTITION_MONTHS_AHEAD"])
+                    conn, months_ahead=self.settings["OBSRV_PARTITION_MONTHS_AHEAD"]
+                )
             self._partitions_checked = now
-        for name, step in (("crawls_queued", self.enqueue_due_crawls), ("events_requeued", self.sweep_outbox),
-                           ("digests", self.make_digests), ("discoveries_requeued", self.requeue_lost_discoveries),
-                           ("dead_crawls", self.reap_dead_crawls), ("lifecycle", self.lifecycle)):
+        for name, step in (
+            ("crawls_queued", self.enqueue_due_crawls),
+            ("events_requeued", self.sweep_outbox),
+            ("digests", self.make_digests),
+            ("discoveries_requeued", self.requeue_lost_discoveries),
+            ("dead_crawls", self.reap_dead_crawls),
+            ("lifecycle", self.lifecycle),
+        ):
             try:
                 done[name] = step()
             except Exception:  # one failing step must not starve the others
@@ -204,8 +221,18 @@ class Scheduler:
             started = time.monotonic()
             try:
                 done = self.tick()
-                busy = any(done.get(k) for k in ("partitions_created", "crawls_queued", "events_requeued", "digests",
-                                                 "discoveries_requeued", "dead_crawls", "lifecycle"))
+                busy = any(
+                    done.get(k)
+                    for k in (
+                        "partitions_created",
+                        "crawls_queued",
+                        "events_requeued",
+                        "digests",
+                        "discoveries_requeued",
+                        "dead_crawls",
+                        "lifecycle",
+                    )
+                )
                 log.log(logging.INFO if busy else logging.DEBUG, "tick", extra=done)
             except Exception:  # a bad tick (database restarting, say) must not end the loop
                 log.exception("tick failed")

@@ -13,7 +13,7 @@ run each once); both are idempotent. Each run logs its counts.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from db.partitions import add_months, existing_partitions, month_start, partition_name
 from db.queries import history as history_q
@@ -23,7 +23,7 @@ log = logging.getLogger("obsrv.lifecycle")
 
 def aggregate_completed_months(conn, *, lookback_months: int = 2) -> dict:
     """Statistics for the last completed months (the previous one, and one more for late observations)."""
-    this_month = month_start(datetime.now(timezone.utc).date())
+    this_month = month_start(datetime.now(UTC).date())
     have = existing_partitions(conn)
     done = {}
     for back in range(lookback_months, 0, -1):
@@ -36,7 +36,7 @@ def aggregate_completed_months(conn, *, lookback_months: int = 2) -> dict:
 
 
 def apply_retention(conn, settings: dict) -> dict:
-    cutoff = (datetime.now(timezone.utc) - timedelta(days=settings["OBSRV_RETENTION_DAYS"])).date()
+    cutoff = (datetime.now(UTC) - timedelta(days=settings["OBSRV_RETENTION_DAYS"])).date()
     dropped = {}
     for month in history_q.partitions_before(conn, cutoff):
         with conn.transaction():
@@ -44,8 +44,9 @@ def apply_retention(conn, settings: dict) -> dict:
             history_q.drop_month(conn, month)
         dropped[month.isoformat()[:7]] = rows
     with conn.transaction():
-        deliveries = history_q.delete_older(conn, "webhook_deliveries", "attempted_at",
-                                            settings["OBSRV_DELIVERY_RETENTION_DAYS"])
+        deliveries = history_q.delete_older(
+            conn, "webhook_deliveries", "attempted_at", settings["OBSRV_DELIVERY_RETENTION_DAYS"]
+        )
         runs = history_q.delete_older(conn, "crawl_runs", "started_at", settings["OBSRV_CRAWL_RUN_RETENTION_DAYS"])
     result = {"partitions_dropped": dropped, "deliveries_deleted": deliveries, "crawl_runs_deleted": runs}
     log.info("retention applied", extra=result)

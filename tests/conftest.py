@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
-from db.migrate import migrate  # noqa: E402
 from core.redis_client import get_redis  # noqa: E402
 from core.settings import with_database  # noqa: E402
+from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from db.migrate import migrate  # noqa: E402
 
 APP_TABLES = (
     "audit_log, product_statistics, webhook_deliveries, change_events, observations, products, crawl_runs, "
@@ -44,8 +44,11 @@ class Services:
     def env(self, **extra: str) -> dict[str, str]:
         """An environment for a subprocess that talks to these servers."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("OBSRV_")}
-        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
         env.update(extra)
         return env
 
@@ -140,8 +143,12 @@ def bearer(key: str) -> dict[str, str]:
 def crawl_env(services, monkeypatch):
     """Settings for crawler processes started by the test (through the environment)."""
     for name, value in services.env(
-        OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false", OBSRV_RETRY_BACKOFF_BASE="0.01",
-        OBSRV_DOWNLOAD_TIMEOUT="3", OBSRV_LOG_LEVEL="WARNING", OBSRV_DOWNLOAD_MAXSIZE=str(5 * 1024 * 1024),
+        OBSRV_ALLOW_PRIVATE_TARGETS="true",
+        OBSRV_CRAWL_THROTTLE="false",
+        OBSRV_RETRY_BACKOFF_BASE="0.01",
+        OBSRV_DOWNLOAD_TIMEOUT="3",
+        OBSRV_LOG_LEVEL="WARNING",
+        OBSRV_DOWNLOAD_MAXSIZE=str(5 * 1024 * 1024),
     ).items():
         monkeypatch.setenv(name, value)
     for name in ("OBSRV_RUN_DIR",):

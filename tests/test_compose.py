@@ -11,8 +11,13 @@ from tests.conftest import ROOT
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose binary not installed")
 def test_compose_file_validates():
-    result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
@@ -32,14 +37,22 @@ def test_compose_file_validates():
 def test_compose_publishes_only_the_bounded_front():
     """#12 (17): the API is reached through HAProxy (api/haproxy.cfg: whole requests in bounded time, see
     tests/e2e/test_slow_clients.py); the API itself is not published."""
-    result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"front"}, published
-    ports = [p if isinstance(p, dict) else dict(zip(("published", "target"), str(p).rsplit(":", 2)[-2:]))
-             for p in services["front"]["ports"]]
+    ports = [
+        p if isinstance(p, dict) else dict(zip(("published", "target"), str(p).rsplit(":", 2)[-2:]))
+        for p in services["front"]["ports"]
+    ]
     assert [(int(p["published"]), int(p["target"])) for p in ports] == [(8000, 8000)]  # ${OBSRV_PORT:-8000}
     assert services["front"]["environment"]["OBSRV_API_ADDR"] == "api:8000"
     assert services["api"]["environment"]["OBSRV_PORT"] == "8000"

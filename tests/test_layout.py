@@ -30,10 +30,7 @@ def _imports(package: str) -> dict[str, set[str]]:
 
 def _offending(package: str, allowed) -> list[str]:
     return sorted(
-        f"{path} imports {name}"
-        for path, names in _imports(package).items()
-        for name in names
-        if not allowed(name)
+        f"{path} imports {name}" for path, names in _imports(package).items() for name in names if not allowed(name)
     )
 
 

@@ -21,15 +21,24 @@ ALLOWED = {
 def sleeps(path) -> list[int]:
     """Lines that call time.sleep / asyncio.sleep, or a ``sleep`` imported from either."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                and node.module in ("time", "asyncio") for alias in node.names if alias.name == "sleep"}
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module in ("time", "asyncio")
+        for alias in node.names
+        if alias.name == "sleep"
+    }
     lines = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        if (isinstance(func, ast.Attribute) and func.attr == "sleep" and isinstance(func.value, ast.Name)
-                and func.value.id in ("time", "asyncio")) or (isinstance(func, ast.Name) and func.id in imported):
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "sleep"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in ("time", "asyncio")
+        ) or (isinstance(func, ast.Name) and func.id in imported):
             lines.append(node.lineno)
     return lines
 
@@ -45,6 +54,7 @@ def test_no_test_sleeps_to_wait_for_something():
 
 def test_the_check_finds_a_sleep(tmp_path):
     sample = tmp_path / "test_sample.py"
-    sample.write_text("import time\nfrom asyncio import sleep as nap\n\n"
-                      "def test_x():\n    time.sleep(1)\n    nap(0.1)\n")
+    sample.write_text(
+        "import time\nfrom asyncio import sleep as nap\n\ndef test_x():\n    time.sleep(1)\n    nap(0.1)\n"
+    )
     assert sleeps(sample) == [5, 6]

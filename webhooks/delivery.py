@@ -34,12 +34,12 @@ from decimal import Decimal
 import requests
 
 from core.jobs import LEASE_MARGIN_SECONDS, enqueue_delivery
-from db.pool import get_pool
-from db.queries import webhooks as q
 from core.redis_client import get_redis
 from core.retry_after import retry_after_seconds
 from core.settings import load_settings
 from core.urls import TargetRefused, check_target
+from db.pool import get_pool
+from db.queries import webhooks as q
 from webhooks import transport
 from webhooks.signing import sign
 
@@ -60,8 +60,13 @@ def _state(state: dict | None) -> dict:
     """One side of a change: the reported offer's price, currency and availability, its list price (the price
     before a sale) and sku. Events recorded before offers were kept have null list_price and sku."""
     state = state or {}
-    return {"price": state.get("price"), "currency": state.get("currency"), "availability": state.get("availability"),
-            "list_price": state.get("list_price"), "sku": state.get("sku")}
+    return {
+        "price": state.get("price"),
+        "currency": state.get("currency"),
+        "availability": state.get("availability"),
+        "list_price": state.get("list_price"),
+        "sku": state.get("sku"),
+    }
 
 
 def event_body(event: dict, website: dict) -> dict:
@@ -71,13 +76,19 @@ def event_body(event: dict, website: dict) -> dict:
         "type": event["type"],
         "created_at": event["created_at"].isoformat(),
         "website": {"id": website["id"], "name": website["name"]},
-        "product": None if event.get("product_id") is None else {
-            "id": event["product_id"], "url": event.get("product_url"), "name": event.get("product_name"),
-            "sku": event.get("product_sku")},
+        "product": None
+        if event.get("product_id") is None
+        else {
+            "id": event["product_id"],
+            "url": event.get("product_url"),
+            "name": event.get("product_name"),
+            "sku": event.get("product_sku"),
+        },
         "before": _state(event.get("before")),
         "after": _state(event.get("after")),
-        "change_pct": None if event.get("change_pct") is None else str(Decimal(event["change_pct"]).quantize(
-            Decimal("0.01"))),
+        "change_pct": None
+        if event.get("change_pct") is None
+        else str(Decimal(event["change_pct"]).quantize(Decimal("0.01"))),
         "observed_at": event["observed_at"].isoformat() if event.get("observed_at") else None,
     }
 
@@ -85,12 +96,22 @@ def event_body(event: dict, website: dict) -> dict:
 def payload(conn, event: dict) -> bytes:
     website = {"id": event["website_id"], "name": event["website_name"]}
     if event["type"] == "digest":
-        body = {"id": str(event["uid"]), "type": "digest", "created_at": event["created_at"].isoformat(),
-                "website": website, "date": (event.get("after") or {}).get("date"),
-                "changes": [event_body(c, website) for c in q.digested_changes(conn, event["id"])]}
+        body = {
+            "id": str(event["uid"]),
+            "type": "digest",
+            "created_at": event["created_at"].isoformat(),
+            "website": website,
+            "date": (event.get("after") or {}).get("date"),
+            "changes": [event_body(c, website) for c in q.digested_changes(conn, event["id"])],
+        }
     elif event["type"] in ("test", "website.paused"):
-        body = {"id": str(event["uid"]), "type": event["type"], "created_at": event["created_at"].isoformat(),
-                "website": website, **(event.get("after") or {})}
+        body = {
+            "id": str(event["uid"]),
+            "type": event["type"],
+            "created_at": event["created_at"].isoformat(),
+            "website": website,
+            **(event.get("after") or {}),
+        }
     else:
         body = event_body(event, website)
     return json.dumps(body, separators=(",", ":"), default=str).encode()
@@ -116,16 +137,22 @@ def post(url: str, body: bytes, headers: dict, *, timeout: float, allow_private:
     result = {"status_code": None, "error": None, "retry_after": None}
     try:
         target = check_target(url, allow_private=allow_private, require_address=True)
-        status, response_headers = transport.send(target, body, {
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}, timeout=timeout,
-            deadline=deadline)
+        status, response_headers = transport.send(
+            target,
+            body,
+            {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+            timeout=timeout,
+            deadline=deadline,
+        )
         result["status_code"] = status
         if not 200 <= status < 300:
             result["error"] = f"http {status}"
         result["retry_after"] = retry_after_seconds(response_headers.get("Retry-After"))
     except Exception as exc:  # noqa: BLE001 - one attempt never raises; its outcome is recorded
         result["error"] = _error(exc)
-        log.info("webhook post failed", extra={"error": result["error"], "detail": f"{type(exc).__name__}: {exc}"[:500]})
+        log.info(
+            "webhook post failed", extra={"error": result["error"], "detail": f"{type(exc).__name__}: {exc}"[:500]}
+        )
     result["latency_ms"] = int((time.perf_counter() - started) * 1000)
     return result
 
@@ -145,7 +172,7 @@ class Lease:
     url: str
     attempt: int
     token: str
-    body: bytes | None        # None: nothing may be sent (``error`` says why)
+    body: bytes | None  # None: nothing may be sent (``error`` says why)
     headers: dict | None
     error: str | None = None
 
@@ -160,19 +187,37 @@ def take_lease(conn, event: dict, settings: dict, delays: list[float]) -> Lease:
         headers = sign(body, secrets_, str(event["uid"]))
     else:  # never send unsigned: say what to do instead
         error = NO_SECRET
-    token = q.lease_event(conn, event["id"], number,
-                          lease_seconds=float(settings["OBSRV_WEBHOOK_TIMEOUT"]) + LEASE_MARGIN_SECONDS,
-                          retry_delay=delays[number - 1] if number <= len(delays) else 0.0)
-    return Lease(event_id=event["id"], website_id=event["website_id"], uid=str(event["uid"]),
-                 url=event["webhook_url"], attempt=number, token=token, body=body, headers=headers, error=error)
+    token = q.lease_event(
+        conn,
+        event["id"],
+        number,
+        lease_seconds=float(settings["OBSRV_WEBHOOK_TIMEOUT"]) + LEASE_MARGIN_SECONDS,
+        retry_delay=delays[number - 1] if number <= len(delays) else 0.0,
+    )
+    return Lease(
+        event_id=event["id"],
+        website_id=event["website_id"],
+        uid=str(event["uid"]),
+        url=event["webhook_url"],
+        attempt=number,
+        token=token,
+        body=body,
+        headers=headers,
+        error=error,
+    )
 
 
 def send(lease: Lease, settings: dict) -> dict:
     """The attempt's POST, outside any transaction (never raises)."""
     if lease.body is None:
         return {"status_code": None, "latency_ms": 0, "retry_after": None, "error": lease.error}
-    return post(lease.url, lease.body, lease.headers, timeout=float(settings["OBSRV_WEBHOOK_TIMEOUT"]),
-                allow_private=settings["OBSRV_ALLOW_PRIVATE_TARGETS"])
+    return post(
+        lease.url,
+        lease.body,
+        lease.headers,
+        timeout=float(settings["OBSRV_WEBHOOK_TIMEOUT"]),
+        allow_private=settings["OBSRV_ALLOW_PRIVATE_TARGETS"],
+    )
 
 
 def record(conn, lease: Lease, result: dict, delays: list[float], *, disable_on_gone: bool = True) -> dict:
@@ -182,9 +227,17 @@ def record(conn, lease: Lease, result: dict, delays: list[float], *, disable_on_
     (an attempt that outlived its lease, which the deadline and margin make all but impossible)."""
     number = lease.attempt
     success = result["status_code"] is not None and 200 <= result["status_code"] < 300
-    q.record_attempt(conn, event_id=lease.event_id, website_id=lease.website_id, attempt=number, url=lease.url,
-                     status_code=result["status_code"], latency_ms=result["latency_ms"], success=success,
-                     error=result["error"])
+    q.record_attempt(
+        conn,
+        event_id=lease.event_id,
+        website_id=lease.website_id,
+        attempt=number,
+        url=lease.url,
+        status_code=result["status_code"],
+        latency_ms=result["latency_ms"],
+        success=success,
+        error=result["error"],
+    )
     held = q.end_lease(conn, lease.event_id, lease.token)
     next_delay = None
     if success:
@@ -238,7 +291,20 @@ def deliver(event_id: int) -> dict:
             enqueue_delivery(get_redis(settings["REDIS_URL"]), event_id, number + 1, delay=next_delay)
         except Exception:  # the sweep will queue it
             log.exception("could not queue the next attempt", extra={"event_id": event_id})
-    log.info("webhook attempt", extra={"event_id": event_id, "attempt": number, "status": outcome["status_code"],
-                                       "success": outcome["success"], "latency_ms": outcome["latency_ms"]})
-    return {"event_id": event_id, "attempt": number, "status_code": outcome["status_code"],
-            "success": outcome["success"], "next_delay": next_delay}
+    log.info(
+        "webhook attempt",
+        extra={
+            "event_id": event_id,
+            "attempt": number,
+            "status": outcome["status_code"],
+            "success": outcome["success"],
+            "latency_ms": outcome["latency_ms"],
+        },
+    )
+    return {
+        "event_id": event_id,
+        "attempt": number,
+        "status_code": outcome["status_code"],
+        "success": outcome["success"],
+        "next_delay": next_delay,
+    }

@@ -34,7 +34,7 @@ def new_secret() -> str:
 def _secret_bytes(secret: str) -> bytes:
     if not secret.startswith(PREFIX):
         raise ValueError("a signing secret starts with whsec_")
-    return base64.b64decode(secret[len(PREFIX):])
+    return base64.b64decode(secret[len(PREFIX) :])
 
 
 def obsrv_signature(body: bytes, secrets_: list[str], timestamp: int) -> str:
@@ -47,8 +47,8 @@ def obsrv_signature(body: bytes, secrets_: list[str], timestamp: int) -> str:
 def standard_signature(body: bytes, secrets_: list[str], msg_id: str, timestamp: int) -> str:
     signed = f"{msg_id}.{timestamp}.".encode() + body
     return " ".join(
-        "v1," + base64.b64encode(hmac.new(_secret_bytes(s), signed, hashlib.sha256).digest()).decode()
-        for s in secrets_)
+        "v1," + base64.b64encode(hmac.new(_secret_bytes(s), signed, hashlib.sha256).digest()).decode() for s in secrets_
+    )
 
 
 def sign(body: bytes, secrets_: list[str], msg_id: str, timestamp: int | None = None) -> dict[str, str]:

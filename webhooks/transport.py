@@ -102,7 +102,7 @@ class _Pinned:
                     sock.setsockopt(*option)
                 sock.settimeout(timeout)
                 sock.connect((address, self.port))
-            except socket.timeout:
+            except TimeoutError:
                 sock.close()
                 error = ConnectTimeoutError(self, "connect timeout")
             except OSError:
@@ -149,12 +149,14 @@ class PinnedAdapter(HTTPAdapter):
             raise requests.exceptions.InvalidURL("not the checked target", request=request)
         if self._pool is None:
             if scheme == "https":
-                self._pool = PinnedHTTPSConnectionPool(host, port, maxsize=1, obsrv_target=self.target,
-                                                       obsrv_deadline=self.deadline, **pool_kwargs)
+                self._pool = PinnedHTTPSConnectionPool(
+                    host, port, maxsize=1, obsrv_target=self.target, obsrv_deadline=self.deadline, **pool_kwargs
+                )
             else:
                 kwargs = {k: v for k, v in pool_kwargs.items() if k not in SSL_KEYWORDS}
-                self._pool = PinnedHTTPConnectionPool(host, port, maxsize=1, obsrv_target=self.target,
-                                                      obsrv_deadline=self.deadline, **kwargs)
+                self._pool = PinnedHTTPConnectionPool(
+                    host, port, maxsize=1, obsrv_target=self.target, obsrv_deadline=self.deadline, **kwargs
+                )
         return self._pool
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
@@ -166,8 +168,15 @@ class PinnedAdapter(HTTPAdapter):
             self._pool.close()
 
 
-def send(target: Target, body: bytes, headers: dict, *, timeout: float, deadline: float | None = None,
-         verify: bool | str = True) -> tuple[int, requests.structures.CaseInsensitiveDict]:
+def send(
+    target: Target,
+    body: bytes,
+    headers: dict,
+    *,
+    timeout: float,
+    deadline: float | None = None,
+    verify: bool | str = True,
+) -> tuple[int, requests.structures.CaseInsensitiveDict]:
     """POST ``body`` to a checked target within ``timeout`` seconds in all (or by ``deadline``, a monotonic
     time, when that is sooner); returns the status code and headers of the answer (its body is not read), or
     raises requests' exceptions — ``requests.Timeout`` whenever the deadline ended the exchange."""
@@ -181,8 +190,15 @@ def send(target: Target, body: bytes, headers: dict, *, timeout: float, deadline
             adapter = PinnedAdapter(target, watchdog)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            response = session.post(target.url, data=body, headers=headers, timeout=watchdog.remaining(),
-                                    allow_redirects=False, stream=True, verify=verify)
+            response = session.post(
+                target.url,
+                data=body,
+                headers=headers,
+                timeout=watchdog.remaining(),
+                allow_redirects=False,
+                stream=True,
+                verify=verify,
+            )
             cut = watchdog.passed  # the shutdown may have cut the answer short: its end is not the receiver's
             response.close()
             if cut:

@@ -30,8 +30,11 @@ def crawl_now(website_id):
             abort(409, message=f"Only an active website can be crawled; this one is {website['status']}")
         waiting = work_q.pending(conn, website_id)
         if waiting or crawls_q.running(conn, website_id):
-            abort(409, message="A crawl of this website is " + (
-                "waiting to start" if waiting and waiting["status"] == "queued" else "running"))
+            abort(
+                409,
+                message="A crawl of this website is "
+                + ("waiting to start" if waiting and waiting["status"] == "queued" else "running"),
+            )
         job_id = _enqueue(conn, website_id, "manual")
     return {"website_id": website_id, "job_id": job_id}
 
@@ -45,8 +48,7 @@ def crawl_logs(args, website_id, pagination_parameters):
     """The website's crawls, newest first, with counts and typed errors; filter by status."""
     with pool().connection() as conn:
         _own_website(conn, website_id)
-        return page(pagination_parameters,
-                    partial(crawls_q.page_runs, conn, website_id, status=args.get("status")))
+        return page(pagination_parameters, partial(crawls_q.page_runs, conn, website_id, status=args.get("status")))
 
 
 @blp.route("/<int:website_id>/health", methods=["GET"])
@@ -59,11 +61,15 @@ def website_health(website_id):
         stats = crawls_q.health(conn, website_id, days=7)
     finished = stats["finished"]
     health = {
-        "website_id": website_id, "window_days": 7, "crawls": finished,
+        "website_id": website_id,
+        "window_days": 7,
+        "crawls": finished,
         "success_rate": round(stats["succeeded"] / finished, 4) if finished else None,
         "avg_duration_ms": int(stats["avg_duration_ms"]) if stats["avg_duration_ms"] is not None else None,
-        "last_success_at": stats["last_success_at"], "last_error": stats["last_error"],
-        "consecutive_failures": website["consecutive_failures"], "website_status": website["status"],
+        "last_success_at": stats["last_success_at"],
+        "last_error": stats["last_error"],
+        "consecutive_failures": website["consecutive_failures"],
+        "website_status": website["status"],
     }
     health["alert_status"] = alert_status(health, website)
     return health

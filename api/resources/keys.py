@@ -21,8 +21,9 @@ class KeySchema(ma.Schema):
     prefix = ma.fields.String(dump_only=True, metadata={"description": "First characters of the key, to recognise it"})
     scopes = ma.fields.List(ma.fields.String(), dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
-    last_used_at = ma.fields.DateTime(dump_only=True, allow_none=True,
-                                      metadata={"description": "Updated at most once a minute"})
+    last_used_at = ma.fields.DateTime(
+        dump_only=True, allow_none=True, metadata={"description": "Updated at most once a minute"}
+    )
 
 
 class NewKeySchema(KeySchema):
@@ -46,8 +47,14 @@ class KeyCreateSchema(ma.Schema):
 def create(body):
     """Create an API key. The response carries the key once; store it then."""
     with pool().connection() as conn:
-        row, key = create_key(conn, client_id=g.principal.client_id, name=body["name"], scopes=body["scopes"],
-                              actor_key_id=g.principal.key_id, request_id=g.get("request_id"))
+        row, key = create_key(
+            conn,
+            client_id=g.principal.client_id,
+            name=body["name"],
+            scopes=body["scopes"],
+            actor_key_id=g.principal.key_id,
+            request_id=g.get("request_id"),
+        )
     return {**row, "key": key}
 
 
@@ -65,21 +72,28 @@ def list_keys():
 @blp.response(204)
 def invalidate(key_id):
     """Invalidate a key: it stops working at once."""
-    with pool().connection() as conn:
-        with conn.transaction():
-            row = q.invalidate_key(conn, client_id=g.principal.client_id, key_id=key_id)
-            if row is None:
-                abort(404, message=f"No live API key {key_id}")
-            q.audit(conn, client_id=g.principal.client_id, api_key_id=g.principal.key_id,
-                    action="api_key.invalidated", target_type="api_key", target_id=key_id,
-                    details={"name": row["name"], "prefix": row["prefix"]}, request_id=g.get("request_id"))
+    with pool().connection() as conn, conn.transaction():
+        row = q.invalidate_key(conn, client_id=g.principal.client_id, key_id=key_id)
+        if row is None:
+            abort(404, message=f"No live API key {key_id}")
+        q.audit(
+            conn,
+            client_id=g.principal.client_id,
+            api_key_id=g.principal.key_id,
+            action="api_key.invalidated",
+            target_type="api_key",
+            target_id=key_id,
+            details={"name": row["name"], "prefix": row["prefix"]},
+            request_id=g.get("request_id"),
+        )
     announce_invalidation(current_app, redis_client())  # committed: now no API process may accept it
     return None
 
 
 class SecretSchema(ma.Schema):
-    secret = ma.fields.String(metadata={"description": "whsec_...: shown this once. Both secrets sign during the "
-                                                       "grace period."})
+    secret = ma.fields.String(
+        metadata={"description": "whsec_...: shown this once. Both secrets sign during the grace period."}
+    )
     previous_valid_until = ma.fields.DateTime(allow_none=True)
 
 
@@ -90,10 +104,17 @@ def rotate_webhook_secret():
     """Rotate the webhook signing secret. The previous one keeps signing for an hour (both v1 values)."""
     secret = new_secret()
     with pool().connection() as conn, conn.transaction():
-        rotated = webhooks_q.rotate_secret(conn, g.principal.client_id, secret,
-                                           current_app.config["OBSRV_SECRET_GRACE_SECONDS"])
-        q.audit(conn, client_id=g.principal.client_id, api_key_id=g.principal.key_id,
-                action="webhook_secret.rotated", target_type="client", target_id=g.principal.client_id,
-                details={"previous_valid_until": str(rotated["previous_valid_until"])},
-                request_id=g.get("request_id"))
+        rotated = webhooks_q.rotate_secret(
+            conn, g.principal.client_id, secret, current_app.config["OBSRV_SECRET_GRACE_SECONDS"]
+        )
+        q.audit(
+            conn,
+            client_id=g.principal.client_id,
+            api_key_id=g.principal.key_id,
+            action="webhook_secret.rotated",
+            target_type="client",
+            target_id=g.principal.client_id,
+            details={"previous_valid_until": str(rotated["previous_valid_until"])},
+            request_id=g.get("request_id"),
+        )
     return {"secret": secret, **rotated}

@@ -40,9 +40,16 @@ def test_webhook(website_id):
         website = _own_website(conn, website_id)
         if not website["webhook_url"]:
             abort(409, message="This website has no webhook_url")
-        [event_id] = webhooks_q.insert_events(conn, [{
-            "website_id": website_id, "type": "test",
-            "after": {"message": "Test event from Obsrv: your endpoint and signature check work."}}])
+        [event_id] = webhooks_q.insert_events(
+            conn,
+            [
+                {
+                    "website_id": website_id,
+                    "type": "test",
+                    "after": {"message": "Test event from Obsrv: your endpoint and signature check work."},
+                }
+            ],
+        )
         event = webhooks_q.lock_event_for_delivery(conn, event_id)
         event = {**event, "webhook_url": website["webhook_url"]}
         lease = delivery.take_lease(conn, event, config, delays=[])
@@ -50,5 +57,10 @@ def test_webhook(website_id):
     result = delivery.send(lease, config)
     with pool().connection() as conn, conn.transaction():
         result = delivery.record(conn, lease, result, delays=[], disable_on_gone=False)  # one attempt, no retry
-    return {"event_id": lease.uid, "delivered": result["success"], "status_code": result["status_code"],
-            "latency_ms": result["latency_ms"], "error": result["error"]}
+    return {
+        "event_id": lease.uid,
+        "delivered": result["success"],
+        "status_code": result["status_code"],
+        "latency_ms": result["latency_ms"],
+        "error": result["error"],
+    }

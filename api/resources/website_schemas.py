@@ -32,7 +32,7 @@ def _validate_selector(value: str) -> None:
             Selector(text="<html></html>").xpath(value)
         else:
             Selector(text="<html></html>").css(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 -- parsel raises many kinds for a bad selector
         raise ma.ValidationError(f"not a valid CSS selector or XPath: {value!r}") from None
 
 
@@ -52,16 +52,33 @@ class WebsiteSettingsSchema(ma.Schema):
     """The fields a client may set at registration and change later."""
 
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
-    schedule = ma.fields.String(validate=_validate_cron, metadata={
-        "description": "cron, UTC: 5 fields (minute hour day month weekday)", "example": "0 2 * * *",
-        "pattern": CRON_TEXT})
-    price_threshold_pct = DecimalNumber(validate=ma.validate.Range(0, 100), places=3, text_pattern=PERCENT_TEXT,
-                                        metadata={"description": "alert when the price moves by at least this %: "
-                                                                 "a number 0-100, or the same as a string "
-                                                                 "(as websites return it); kept to 3 decimals"})
-    webhook_url = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=2000), _validate_http_url],
-                                   metadata={**HTTP_URL, "description": "https (http only where the deployment "
-                                             "allows it); its host must resolve to a public address"})
+    schedule = ma.fields.String(
+        validate=_validate_cron,
+        metadata={
+            "description": "cron, UTC: 5 fields (minute hour day month weekday)",
+            "example": "0 2 * * *",
+            "pattern": CRON_TEXT,
+        },
+    )
+    price_threshold_pct = DecimalNumber(
+        validate=ma.validate.Range(0, 100),
+        places=3,
+        text_pattern=PERCENT_TEXT,
+        metadata={
+            "description": "alert when the price moves by at least this %: "
+            "a number 0-100, or the same as a string "
+            "(as websites return it); kept to 3 decimals"
+        },
+    )
+    webhook_url = ma.fields.String(
+        allow_none=True,
+        validate=[ma.validate.Length(max=2000), _validate_http_url],
+        metadata={
+            **HTTP_URL,
+            "description": "https (http only where the deployment "
+            "allows it); its host must resolve to a public address",
+        },
+    )
     webhook_mode = ma.fields.String(validate=ma.validate.OneOf(("immediate", "daily_digest")))
     render_js = ma.fields.Boolean()
     crawl_rate_per_minute = ma.fields.Integer(validate=ma.validate.Range(1, 120))
@@ -70,9 +87,11 @@ class WebsiteSettingsSchema(ma.Schema):
 
 class WebsiteCreateSchema(WebsiteSettingsSchema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    seed_urls = ma.fields.List(ma.fields.String(validate=[ma.validate.Length(max=2000), _validate_http_url],
-                                                metadata=HTTP_URL),
-                               required=True, validate=ma.validate.Length(min=1, max=20))
+    seed_urls = ma.fields.List(
+        ma.fields.String(validate=[ma.validate.Length(max=2000), _validate_http_url], metadata=HTTP_URL),
+        required=True,
+        validate=ma.validate.Length(min=1, max=20),
+    )
 
     @ma.validates_schema(skip_on_field_errors=True)
     def same_site(self, data, **_kwargs):
@@ -85,8 +104,9 @@ class WebsiteCreateSchema(WebsiteSettingsSchema):
 
 
 class WebsitePatchSchema(WebsiteSettingsSchema):
-    status = ma.fields.String(validate=ma.validate.OneOf(("active", "paused")),
-                              metadata={"description": "pause a website, or resume it"})
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(("active", "paused")), metadata={"description": "pause a website, or resume it"}
+    )
 
 
 class WebsiteSchema(ma.Schema):
@@ -129,13 +149,18 @@ class CandidateSchema(ma.Schema):
     score = ma.fields.Float(allow_none=True)
     status = ma.fields.String(metadata={"description": "discovered, or approved"})
     list_price = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "price before a sale"})
-    offers = ma.fields.List(ma.fields.Nested(OfferSchema), metadata={
-        "description": "the page's offers (variants, sellers), as on a product"})
+    offers = ma.fields.List(
+        ma.fields.Nested(OfferSchema),
+        metadata={"description": "the page's offers (variants, sellers), as on a product"},
+    )
 
 
 class ApproveSchema(ma.Schema):
-    product_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1)), required=True,
-                                 validate=ma.validate.Length(min=1, max=products_q.MAX_APPROVED))
+    product_ids = ma.fields.List(
+        ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=products_q.MAX_APPROVED),
+    )
 
 
 class ApprovedSchema(ma.Schema):
@@ -187,8 +212,10 @@ class CrawlRunSchema(ma.Schema):
     error_type = ma.fields.String(allow_none=True, metadata={"enum": list(ERROR_TYPES)})
     error_message = ma.fields.String(allow_none=True)
     error_products = ma.fields.List(ma.fields.Dict(), metadata={"description": "up to 100 failed pages"})
-    summary = ma.fields.String(allow_none=True, metadata={
-        "description": "what the crawl did; a discovery: the page budget it used and why it stopped"})
+    summary = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "what the crawl did; a discovery: the page budget it used and why it stopped"},
+    )
 
 
 class CrawlLogQuerySchema(ma.Schema):
@@ -213,5 +240,3 @@ class CrawlHealthSchema(ma.Schema):
     consecutive_failures = ma.fields.Integer()
     alert_status = ma.fields.String(metadata={"enum": ["ok", "degraded", "failing"]})
     website_status = ma.fields.String()
-
-

@@ -39,18 +39,32 @@ def _check_webhook(url: str | None) -> None:
         return
     config = current_app.config
     if url.lower().startswith("http://") and not config["OBSRV_ALLOW_HTTP_WEBHOOKS"]:
-        abort(400, message="Invalid request: see errors for each field",
-              errors={"json": {"webhook_url": ["must be https (set OBSRV_ALLOW_HTTP_WEBHOOKS to allow http)"]}})
+        abort(
+            400,
+            message="Invalid request: see errors for each field",
+            errors={"json": {"webhook_url": ["must be https (set OBSRV_ALLOW_HTTP_WEBHOOKS to allow http)"]}},
+        )
     try:  # a webhook's host must resolve now: a name that resolves nowhere today could resolve anywhere later
         check_target(url, allow_private=config["OBSRV_ALLOW_PRIVATE_TARGETS"], require_address=True)
     except TargetRefused as exc:
-        abort(400, message="Invalid request: see errors for each field",
-              errors={"json": {"webhook_url": [f"refused: {exc}"]}})
+        abort(
+            400,
+            message="Invalid request: see errors for each field",
+            errors={"json": {"webhook_url": [f"refused: {exc}"]}},
+        )
 
 
 def _audit(conn, action: str, website_id: int, details: dict | None = None) -> None:
-    audit_q.audit(conn, client_id=g.principal.client_id, api_key_id=g.principal.key_id, action=action,
-                  target_type="website", target_id=website_id, details=details, request_id=g.get("request_id"))
+    audit_q.audit(
+        conn,
+        client_id=g.principal.client_id,
+        api_key_id=g.principal.key_id,
+        action=action,
+        target_type="website",
+        target_id=website_id,
+        details=details,
+        request_id=g.get("request_id"),
+    )
 
 
 def _enqueue(conn, website_id: int, kind: str, product_ids: list[int] | None = None) -> str:
@@ -86,11 +100,19 @@ def register(body):
     domain = domain_of(body["seed_urls"][0])
     with pool().connection() as conn, conn.transaction():
         website = q.insert(
-            conn, client_id=g.principal.client_id, name=body["name"], domain=domain,
-            seed_urls=list(dict.fromkeys(body["seed_urls"])), schedule=schedule, next_crawl_at=next_run(schedule),
-            price_threshold_pct=body.get("price_threshold_pct", 1), webhook_url=body.get("webhook_url"),
-            webhook_mode=body.get("webhook_mode", "immediate"), render_js=body.get("render_js", False),
-            crawl_rate_per_minute=body.get("crawl_rate_per_minute", 10), selectors=body.get("selectors") or {},
+            conn,
+            client_id=g.principal.client_id,
+            name=body["name"],
+            domain=domain,
+            seed_urls=list(dict.fromkeys(body["seed_urls"])),
+            schedule=schedule,
+            next_crawl_at=next_run(schedule),
+            price_threshold_pct=body.get("price_threshold_pct", 1),
+            webhook_url=body.get("webhook_url"),
+            webhook_mode=body.get("webhook_mode", "immediate"),
+            render_js=body.get("render_js", False),
+            crawl_rate_per_minute=body.get("crawl_rate_per_minute", 10),
+            selectors=body.get("selectors") or {},
         )
         if website is None:
             abort(409, message=f"You already registered the domain {domain}")
@@ -147,8 +169,12 @@ def patch_website(body, website_id):
                 abort(409, message=str(exc))
             if new_status == "pending_discovery":
                 _enqueue(conn, website_id, "discovery")
-        _audit(conn, "website.updated", website_id,
-               {k: (str(v) if not isinstance(v, (str, int, bool, dict, type(None))) else v) for k, v in body.items()})
+        _audit(
+            conn,
+            "website.updated",
+            website_id,
+            {k: (str(v) if not isinstance(v, (str, int, bool, dict, type(None))) else v) for k, v in body.items()},
+        )
     return website
 
 
@@ -196,7 +222,10 @@ def approve_products(body, website_id):
             website = lifecycle.transition(conn, website_id, "active")
         _audit(conn, "website.products_approved", website_id, {"product_ids": new, "total_approved": total})
         job_id = _enqueue(conn, website_id, "baseline", product_ids=new) if new else None
-    return {"website_id": website_id, "approved": new, "total_approved": total, "status": website["status"],
-            "baseline_job_id": job_id}
-
-
+    return {
+        "website_id": website_id,
+        "approved": new,
+        "total_approved": total,
+        "status": website["status"],
+        "baseline_job_id": job_id,
+    }

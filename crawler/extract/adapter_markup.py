@@ -12,8 +12,8 @@ quantity a buy box's stock line states; the start of the page the cheap gates lo
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import lxml.etree
 
@@ -53,9 +53,11 @@ def _visible_text(element) -> str:
 
 def _is_hidden(element) -> bool:
     classes = f" {element.get('class') or ''} "
-    return " aok-hidden " in classes or " a-hidden " in classes or "display:none" in (
-        element.get("style") or ""
-    ).replace(" ", "")
+    return (
+        " aok-hidden " in classes
+        or " a-hidden " in classes
+        or "display:none" in (element.get("style") or "").replace(" ", "")
+    )
 
 
 def _is_struck(element) -> bool:
@@ -73,9 +75,7 @@ def _is_struck(element) -> bool:
 
 
 # "More than 10 available" is a lower bound, not a stock quantity
-_LOWER_BOUND_RE = re.compile(
-    r"(?i)(?<!\w)(?:more than|over|plus de|mehr als|über|più di|oltre|más de|meer dan)\s+\d"
-)
+_LOWER_BOUND_RE = re.compile(r"(?i)(?<!\w)(?:more than|over|plus de|mehr als|über|più di|oltre|más de|meer dan)\s+\d")
 
 
 def _quantity(text: str, availability: str | None) -> int | None:

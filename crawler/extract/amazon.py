@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .availability import availability_from_text
 from .adapter_markup import (
     NO_PRICE,
     UNAVAILABLE,
@@ -38,6 +37,7 @@ from .adapter_markup import (
     _xp,
     element_ids,
 )
+from .availability import availability_from_text
 from .page import Page, page_cached, text_of
 from .prices import parse_display_price
 from .product import Found
@@ -55,26 +55,40 @@ _ASIN_CARRIERS = ("averageCustomerReviews", "all-offers-display-params", "detail
 #: Amazon marketplace id (``ue_mid`` in every page) -> the marketplace's currency
 #: (ids: https://developer-docs.amazon.com/sp-api/docs/marketplace-ids)
 AMAZON_MARKETPLACE_CURRENCIES = {
-    "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A2Q3Y263D00KWC": "BRL",
-    "A1F83G8C2ARO7P": "GBP", "A28R8C7NBKEWEA": "EUR", "A1PA6795UKMFR9": "EUR", "A13V1IB3VIYZZH": "EUR",
-    "APJ6JRA9NG5V4": "EUR", "A1RKKUPIHCS9HS": "EUR", "A1805IZSGTT6HS": "EUR", "AMEN7PMS3EDWL": "EUR",
-    "A2NODRKZP88ZB9": "SEK", "A1C3SOZRARQ6R3": "PLN", "A33AVAJ2PDY3EV": "TRY", "ARBP9OOSHTCHU": "EGP",
-    "A17E79C6D8DWNP": "SAR", "A2VIGQ35RCS4UG": "AED", "A21TJRUUN4KGV": "INR", "AE08WJ6YKNBMC": "ZAR",
-    "A19VAU5U5O7RUS": "SGD", "A39IBJ37TRP1C6": "AUD", "A1VC38T7YXB528": "JPY",
+    "ATVPDKIKX0DER": "USD",
+    "A2EUQ1WTGCTBG2": "CAD",
+    "A1AM78C64UM0Y8": "MXN",
+    "A2Q3Y263D00KWC": "BRL",
+    "A1F83G8C2ARO7P": "GBP",
+    "A28R8C7NBKEWEA": "EUR",
+    "A1PA6795UKMFR9": "EUR",
+    "A13V1IB3VIYZZH": "EUR",
+    "APJ6JRA9NG5V4": "EUR",
+    "A1RKKUPIHCS9HS": "EUR",
+    "A1805IZSGTT6HS": "EUR",
+    "AMEN7PMS3EDWL": "EUR",
+    "A2NODRKZP88ZB9": "SEK",
+    "A1C3SOZRARQ6R3": "PLN",
+    "A33AVAJ2PDY3EV": "TRY",
+    "ARBP9OOSHTCHU": "EGP",
+    "A17E79C6D8DWNP": "SAR",
+    "A2VIGQ35RCS4UG": "AED",
+    "A21TJRUUN4KGV": "INR",
+    "AE08WJ6YKNBMC": "ZAR",
+    "A19VAU5U5O7RUS": "SGD",
+    "A39IBJ37TRP1C6": "AUD",
+    "A1VC38T7YXB528": "JPY",
 }
 _MARKETPLACE_ID_RE = re.compile(r"""\s*[=:]\s*["']([A-Z0-9]{9,16})["']""")
 
 # Price blocks by element id, the buy box's first (see _amazon_buybox_price for the order).
 _OFFSCREEN = f"descendant-or-self::span[{_has_class('a-offscreen')}]"
-_XP_CORE_TO_PAY = _xp(
-    f".//span[{_has_class('priceToPay')} or {_has_class('apexPriceToPay')}]"
-)
+_XP_CORE_TO_PAY = _xp(f".//span[{_has_class('priceToPay')} or {_has_class('apexPriceToPay')}]")
 _XP_CORE_ANY = _xp(
     f".//span[{_has_class('a-price')} and not({_has_class('a-text-price')}) and not(@data-a-strike='true')]"
 )
 _XP_CORE_LIST = _xp(
-    f".//span[{_has_class('basisPrice')}]//span[{_has_class('a-price')}]"
-    " | .//span[@data-a-strike='true']"
+    f".//span[{_has_class('basisPrice')}]//span[{_has_class('a-price')}] | .//span[@data-a-strike='true']"
 )
 _XP_OFFSCREEN = _xp(_OFFSCREEN)
 _CORE_PRICE_BLOCKS = (
@@ -92,9 +106,7 @@ _OLD_PRICE_IDS = (
     "kindle-price",
     "price",
 )
-_XP_OLD_LIST = _xp(
-    f".//*[{_has_class('priceBlockStrikePriceString')} or {_has_class('a-text-strike')}]"
-)
+_XP_OLD_LIST = _xp(f".//*[{_has_class('priceBlockStrikePriceString')} or {_has_class('a-text-strike')}]")
 _XP_DIGITAL_BUY = _xp(
     f".//*[{_has_class('a-text-bold')} or {_has_class('a-color-price')} or {_has_class('a-offscreen')}]"
 )
@@ -118,9 +130,7 @@ _AMAZON_IMAGE_BLOCKS = ("digitalMusicProductImage_feature_div",)
 
 def _amazon_page(page: Page) -> bool:
     start = _page_start(page)
-    if _AMAZON_GATE not in start and not _AUI_CLASSES.intersection(
-        (page.root.get("class") or "").split()
-    ):
+    if _AMAZON_GATE not in start and not _AUI_CLASSES.intersection((page.root.get("class") or "").split()):
         return False
     ids = element_ids(page)
     if not any(container in ids for container in _AMAZON_CONTAINERS):
@@ -250,9 +260,7 @@ def _amazon_availability(ids: dict) -> tuple[str | None, int | None]:
     if availability is None:
         if "outOfStock" in ids:
             availability = "OutOfStock"
-        elif any(control in ids for control in _AMAZON_BUY_CONTROLS) or any(
-            box in ids for box in _DIGITAL_BUY_BOXES
-        ):
+        elif any(control in ids for control in _AMAZON_BUY_CONTROLS) or any(box in ids for box in _DIGITAL_BUY_BOXES):
             availability = "InStock"
     return availability, quantity if availability not in UNAVAILABLE else None
 

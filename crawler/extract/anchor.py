@@ -27,9 +27,7 @@ from .page import XP_BODY, Page, class_and_id, clean_text, page_cached, text_of
 MAX_CLIMB = 6
 
 _SITE_CHROME_TAGS = frozenset({"aside", "footer", "nav", "template", "dialog"})
-_SKIP_TEXT_TAGS = frozenset(
-    {"script", "style", "noscript", "option", "select", "textarea", "title", "head"}
-)
+_SKIP_TEXT_TAGS = frozenset({"script", "style", "noscript", "option", "select", "textarea", "title", "head"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK_TAGS = frozenset({"div", "section", "ul", "ol", "table", "aside", "dl"})
 _EXCLUDED_CLASS_RE = re.compile(
@@ -71,7 +69,6 @@ def _texts(scope):
             parent = element.getparent()
             if parent.tag not in _SKIP_TEXT_TAGS:
                 yield element.tail, parent
-
 
 
 # --- what is not the main product --------------------------------------------------

@@ -37,32 +37,48 @@ _SCHEMA_TOKENS = {
 # Phrases, most specific first: a negative phrase ("nicht vorrätig", "non disponibile")
 # starts before the positive word it contains, so the leftmost match wins.
 _PHRASES = (
-    ("Discontinued", r"discontinued|no longer available|nicht mehr (?:erhältlich|lieferbar|verfügbar)"
-     r"|n'est plus disponible|plus commercialisé|descatalogado|fuori produzione|uit assortiment"),
-    ("OutOfStock", r"out[ -]of[ -]stock|sold[ -]out|currently unavailable|temporarily unavailable"
-     r"|not (?:currently )?(?:available|in stock)|unavailable|ausverkauft|nicht (?:vorrätig|auf lager"
-     r"|verfügbar|lieferbar)|derzeit nicht|vergriffen|rupture de stock|en rupture|épuisée?s?"
-     r"|indisponible|hors stock|(?:pas|plus) en stock|non disponible|agotad[oa]s?|sin stock"
-     r"|sin existencias|fuera de stock|no disponible|esaurit[oa]|non disponibil[ei]|fuori stock"
-     r"|non in stock|uitverkocht|niet (?:op voorraad|leverbaar|beschikbaar)|back in stock soon"
-     r"|notify me when (?:it's )?available|bald wieder (?:verfügbar|erhältlich|lieferbar)"
-     r"|bientôt disponible|próximamente|prossimamente|binnenkort (?:leverbaar|beschikbaar)"),
-    ("PreOrder", r"pre[- ]?order|vorbestell(?:en|ung|bar)|pré-?commande|precompra|en preventa"
-     r"|preordine|pre-ordine|voorbestellen|vooruitbestellen"),
-    ("BackOrder", r"(?:on |available on )?back[- ]?order(?:ed)?|nachbestellt|in nachbestellung"
-     r"|en réapprovisionnement|sur commande|bajo pedido|su ordinazione|in nabestelling"),
-    ("LimitedAvailability", r"limited (?:availability|stock)|low stock|few left|nur noch wenige"
-     r"|wenige auf lager|stock limité|quedan pocas|últimas unidades|ultimi pezzi"
-     r"|disponibilità limitata|beperkte voorraad|bijna uitverkocht"),
-    ("InStock", r"in[ -]?stock|ready to ship|auf lager|an lager|am lager|lagernd|vorrätig|sofort lieferbar"
-     r"|lieferbar|en stock|en existencia|hay existencias|in magazzino|op voorraad|leverbaar"
-     r"|only \d+ left|nur noch \d+|(?:available|verfügbar|disponibles?|disponibil[ei]|beschikbaar)"
-     r"(?!\s+(?:in|en|from|on|for|at|ab|dans|à|a|da|dal|desde|vanaf|op|to|with)\b)"),
+    (
+        "Discontinued",
+        r"discontinued|no longer available|nicht mehr (?:erhältlich|lieferbar|verfügbar)"
+        r"|n'est plus disponible|plus commercialisé|descatalogado|fuori produzione|uit assortiment",
+    ),
+    (
+        "OutOfStock",
+        r"out[ -]of[ -]stock|sold[ -]out|currently unavailable|temporarily unavailable"
+        r"|not (?:currently )?(?:available|in stock)|unavailable|ausverkauft|nicht (?:vorrätig|auf lager"
+        r"|verfügbar|lieferbar)|derzeit nicht|vergriffen|rupture de stock|en rupture|épuisée?s?"
+        r"|indisponible|hors stock|(?:pas|plus) en stock|non disponible|agotad[oa]s?|sin stock"
+        r"|sin existencias|fuera de stock|no disponible|esaurit[oa]|non disponibil[ei]|fuori stock"
+        r"|non in stock|uitverkocht|niet (?:op voorraad|leverbaar|beschikbaar)|back in stock soon"
+        r"|notify me when (?:it's )?available|bald wieder (?:verfügbar|erhältlich|lieferbar)"
+        r"|bientôt disponible|próximamente|prossimamente|binnenkort (?:leverbaar|beschikbaar)",
+    ),
+    (
+        "PreOrder",
+        r"pre[- ]?order|vorbestell(?:en|ung|bar)|pré-?commande|precompra|en preventa"
+        r"|preordine|pre-ordine|voorbestellen|vooruitbestellen",
+    ),
+    (
+        "BackOrder",
+        r"(?:on |available on )?back[- ]?order(?:ed)?|nachbestellt|in nachbestellung"
+        r"|en réapprovisionnement|sur commande|bajo pedido|su ordinazione|in nabestelling",
+    ),
+    (
+        "LimitedAvailability",
+        r"limited (?:availability|stock)|low stock|few left|nur noch wenige"
+        r"|wenige auf lager|stock limité|quedan pocas|últimas unidades|ultimi pezzi"
+        r"|disponibilità limitata|beperkte voorraad|bijna uitverkocht",
+    ),
+    (
+        "InStock",
+        r"in[ -]?stock|ready to ship|auf lager|an lager|am lager|lagernd|vorrätig|sofort lieferbar"
+        r"|lieferbar|en stock|en existencia|hay existencias|in magazzino|op voorraad|leverbaar"
+        r"|only \d+ left|nur noch \d+|(?:available|verfügbar|disponibles?|disponibil[ei]|beschikbaar)"
+        r"(?!\s+(?:in|en|from|on|for|at|ab|dans|à|a|da|dal|desde|vanaf|op|to|with)\b)",
+    ),
 )
 _PHRASE_RE = re.compile(
-    r"(?<!\w)(?:"
-    + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PHRASES)
-    + r")(?!\w)",
+    r"(?<!\w)(?:" + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PHRASES) + r")(?!\w)",
     re.IGNORECASE,
 )
 _QUANTITY_RE = re.compile(
@@ -105,7 +121,7 @@ def availability_from_text(text: str | None) -> str | None:
 
 
 def stock_quantity_from_text(text: str | None) -> int | None:
-    """"In stock (22 available)" -> 22; "Only 3 left" -> 3; else None."""
+    """ "In stock (22 available)" -> 22; "Only 3 left" -> 3; else None."""
     if not text:
         return None
     match = _QUANTITY_RE.search(text)

@@ -41,8 +41,11 @@ _TITLE_RULES = (
     (r"(?:403 )?forbidden|error 403.{0,30}|403 - forbidden.{0,30}", "access denied: 403 forbidden"),
     (r"pardon our interruption\.*", "imperva: pardon our interruption"),
     (r"request unsuccessful\..{0,60}", "imperva: request unsuccessful"),
-    (r"(?:are you a robot|are you human|robot check|bot check|security check|human verification"
-     r"|verify you are (?:a )?human|captcha|hcaptcha|recaptcha)\??.{0,40}", "captcha"),
+    (
+        r"(?:are you a robot|are you human|robot check|bot check|security check|human verification"
+        r"|verify you are (?:a )?human|captcha|hcaptcha|recaptcha)\??.{0,40}",
+        "captcha",
+    ),
     (r"you have been blocked.{0,40}|blocked", "blocked"),
     (r"ddos-guard|ddos protection.{0,40}", "ddos-guard challenge"),
     (r"too many requests", "rate limited: too many requests"),
@@ -108,9 +111,7 @@ def _visible_text(page: Page) -> str:
     body = page.root.find("body")
     if body is None:
         return ""
-    return " ".join(
-        text for text in _XP_BODY_TEXT(body) if text.getparent().tag not in ("script", "style")
-    )
+    return " ".join(text for text in _XP_BODY_TEXT(body) if text.getparent().tag not in ("script", "style"))
 
 
 def weak_reason(page: Page, status: int, is_product: bool) -> str | None:

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from . import identifiers, jsonld, microdata, opengraph, platforms, rdfa, selectors, visible
 from .merge import VARIANT_PLATFORMS, _Merge, _str
@@ -155,9 +155,7 @@ def run(page: Page, overrides: dict | None = None) -> ExtractedProduct:
         list_price=list_price,
         offers=values.get("offers", []),
         sources=merge.sources,
-        is_product=bool(
-            name and any(values.get(f) is not None for f in ("price", "availability", "sku"))
-        ),
+        is_product=bool(name and any(values.get(f) is not None for f in ("price", "availability", "sku"))),
     )
 
 
@@ -208,9 +206,7 @@ def _identifiers(merge: _Merge, page: Page) -> None:
         return  # the page shows the sku it has (the usual case): no labels to read
     sku, gtin = identifiers.labelled(page)
     replaces = (
-        doubt
-        and sku
-        and sku not in _str(current)  # "FT-PLANT" shown, "FT-PLANT-L" the variant: keep the variant's
+        doubt and sku and sku not in _str(current)  # "FT-PLANT" shown, "FT-PLANT-L" the variant: keep the variant's
     )
     if replaces:
         values["sku"] = sku
@@ -227,7 +223,7 @@ def _identity(platform: str, page: Page) -> Found | None:
     return Found.of(platform_id=product_id, sku=product_id if platform in platforms.ID_IS_SKU else None)
 
 
-def _run_stage(source: str, stage: Callable[[Page], "Found | None"], page: Page) -> Found | None:
+def _run_stage(source: str, stage: Callable[[Page], Found | None], page: Page) -> Found | None:
     """One stage; a failure (odd markup nobody foresaw) costs that stage, not the page."""
     try:
         return stage(page)

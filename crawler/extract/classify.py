@@ -40,6 +40,8 @@ _LISTING_URL_RE = re.compile(
     r"|[?&](?:page|p|q|s)=|/page/\d+",
     re.IGNORECASE,
 )
+
+
 def product_shaped_url(url: str) -> bool:
     """Whether a URL has a product page's shape (``/products/x``, ``/dp/X``, ``/catalogue/x_12/``)."""
     return bool(_PRODUCT_URL_RE.search(urlsplit(url).path))
@@ -49,9 +51,7 @@ _XP_PAGINATION = lxml.etree.XPath(
     "//link[@rel='next'] | //a[@rel='next'] | //*[contains(@class, 'pagination')"
     " or contains(@class, 'pager') or contains(@class, 'page-numbers')][1]"
 )
-_XP_PRICE_ELEMENTS = lxml.etree.XPath(
-    "//*[contains(@class, 'price')][not(ancestor::*[contains(@class, 'price')])]"
-)
+_XP_PRICE_ELEMENTS = lxml.etree.XPath("//*[contains(@class, 'price')][not(ancestor::*[contains(@class, 'price')])]")
 _XP_TOP_MICRODATA_PRODUCTS = lxml.etree.XPath(
     "//*[@itemscope and contains(@itemtype, 'Product') and not(ancestor::*[@itemscope])]"
 )
@@ -71,9 +71,7 @@ def _structured_products(page: Page) -> int:
     """Top-level schema.org products (microdata ones in related/card blocks not counted)."""
     count = len(product_nodes(jsonld.items(page)))
     if page.contains("itemscope"):
-        count += sum(
-            1 for node in _XP_TOP_MICRODATA_PRODUCTS(page.root) if not anchor.is_excluded(page, node)
-        )
+        count += sum(1 for node in _XP_TOP_MICRODATA_PRODUCTS(page.root) if not anchor.is_excluded(page, node))
     if page.has_rdfa():
         count += len(product_nodes(rdfa.items(page)))
     return count

@@ -53,10 +53,44 @@ def _language_territory(language: str) -> str | None:
 
 # Languages that write "1.299,00"; English-speaking pages write "1,299.00".
 _COMMA_DECIMAL_LANGS = frozenset(
-    "de fr es it nl pt pl cs sk sl hr sr ro ru uk bg el tr sv da nb nn no fi is hu et "
-    "lv lt id vi ca eu gl".split()
+    [
+        "de",
+        "fr",
+        "es",
+        "it",
+        "nl",
+        "pt",
+        "pl",
+        "cs",
+        "sk",
+        "sl",
+        "hr",
+        "sr",
+        "ro",
+        "ru",
+        "uk",
+        "bg",
+        "el",
+        "tr",
+        "sv",
+        "da",
+        "nb",
+        "nn",
+        "no",
+        "fi",
+        "is",
+        "hu",
+        "et",
+        "lv",
+        "lt",
+        "id",
+        "vi",
+        "ca",
+        "eu",
+        "gl",
+    ]
 )
-_POINT_DECIMAL_LANGS = frozenset("en ja zh ko th he ms hi".split())
+_POINT_DECIMAL_LANGS = frozenset(["en", "ja", "zh", "ko", "th", "he", "ms", "hi"])
 
 
 @dataclass(frozen=True)
@@ -100,7 +134,7 @@ class CurrencyContext:
                     return min(found)
         return None
 
-    def _resolve(self, key: str, symbol: "_Symbol") -> str | None:
+    def _resolve(self, key: str, symbol: _Symbol) -> str | None:
         """The ISO code a symbol stands for on this page (see :meth:`pick`), else its default."""
         picked = self.pick(symbol.codes)
         if picked or symbol.needs_context:
@@ -277,8 +311,11 @@ def _codes(found: _Found, signs: list[tuple[int, int]]) -> None:
             continue
         a, b = match.span()
         gap = found.touching(a, b)
-        if gap is None and any(  # "NZD $100.70", "$ SGD4.90": next to the amount's symbol
-            (b <= sa and _gap_ok(text[b:sa])) or (sb <= a and _gap_ok(text[sb:a])) for sa, sb in signs
+        if (
+            gap is None
+            and any(  # "NZD $100.70", "$ SGD4.90": next to the amount's symbol
+                (b <= sa and _gap_ok(text[b:sa])) or (sb <= a and _gap_ok(text[sb:a])) for sa, sb in signs
+            )
         ):
             gap = 0
         symbol = _Symbol(frozenset({code}), anywhere=True, needs_context=False)

@@ -52,68 +52,261 @@ THREE_DECIMAL_CURRENCIES = frozenset(c for c in ISO_CURRENCIES if get_currency_p
 # Keys are compared like symbols (see _key); several codes = resolved by context.
 _LOCAL_SPELLINGS: dict[str, tuple[str, ...]] = {
     # roubles, hryvnias, tenge, lev, dinars, manats, sums
-    "р": ("RUB", "BYN"), "руб": ("RUB", "BYN"), "рубль": ("RUB",), "рублей": ("RUB", "BYN"),
-    "рубля": ("RUB", "BYN"), "₽": ("RUB",), "грн": ("UAH",), "гривень": ("UAH",), "гривня": ("UAH",),
-    "гривні": ("UAH",), "тг": ("KZT",), "тңг": ("KZT",), "теңге": ("KZT",), "тенге": ("KZT",),
-    "лв": ("BGN",), "лева": ("BGN",), "дин": ("RSD",), "динара": ("RSD",), "динар": ("RSD",),
-    "din": ("RSD",), "dinara": ("RSD",), "dinar": ("RSD",), "ден": ("MKD",),
-    "ман": ("AZN", "TMT"), "манат": ("AZN", "TMT"), "сум": ("UZS",), "so'm": ("UZS",),
+    "р": ("RUB", "BYN"),
+    "руб": ("RUB", "BYN"),
+    "рубль": ("RUB",),
+    "рублей": ("RUB", "BYN"),
+    "рубля": ("RUB", "BYN"),
+    "₽": ("RUB",),
+    "грн": ("UAH",),
+    "гривень": ("UAH",),
+    "гривня": ("UAH",),
+    "гривні": ("UAH",),
+    "тг": ("KZT",),
+    "тңг": ("KZT",),
+    "теңге": ("KZT",),
+    "тенге": ("KZT",),
+    "лв": ("BGN",),
+    "лева": ("BGN",),
+    "дин": ("RSD",),
+    "динара": ("RSD",),
+    "динар": ("RSD",),
+    "din": ("RSD",),
+    "dinara": ("RSD",),
+    "dinar": ("RSD",),
+    "ден": ("MKD",),
+    "ман": ("AZN", "TMT"),
+    "манат": ("AZN", "TMT"),
+    "сум": ("UZS",),
+    "so'm": ("UZS",),
     # the rest of Europe
-    "zł": ("PLN",), "zl": ("PLN",), "złotych": ("PLN",), "kč": ("CZK",), "kc": ("CZK",),
-    "lei": ("RON", "MDL"), "leu": ("RON", "MDL"), "kr": ("SEK", "NOK", "DKK", "ISK"), "skr": ("SEK",),
-    "kn": ("HRK",), "tl": ("TRY",), "ytl": ("TRY",), "fr": ("CHF",), "sfr": ("CHF",),
-    "euro": ("EUR",), "euros": ("EUR",), "€": ("EUR",), "₤": ("GBP",),
+    "zł": ("PLN",),
+    "zl": ("PLN",),
+    "złotych": ("PLN",),
+    "kč": ("CZK",),
+    "kc": ("CZK",),
+    "lei": ("RON", "MDL"),
+    "leu": ("RON", "MDL"),
+    "kr": ("SEK", "NOK", "DKK", "ISK"),
+    "skr": ("SEK",),
+    "kn": ("HRK",),
+    "tl": ("TRY",),
+    "ytl": ("TRY",),
+    "fr": ("CHF",),
+    "sfr": ("CHF",),
+    "euro": ("EUR",),
+    "euros": ("EUR",),
+    "€": ("EUR",),
+    "₤": ("GBP",),
     "£": ("GBP", "EGP", "LBP", "SYP", "FKP", "GIP", "SHP", "SSP"),
     # codes as shops also write them in lower case ("140,00 pln"), next to the amount only
-    **{code.lower(): (code,) for code in (
-        "EUR USD GBP CHF PLN SEK NOK DKK CZK HUF RON UAH BGN RSD AUD NZD SGD HKD BRL MXN ZAR INR "
-        "JPY CNY KRW TWD THB VND IDR MYR KZT BYN AED ILS"
-    ).split()},
-    "rmb": ("CNY",), "nis": ("ILS",),
+    **{
+        code.lower(): (code,)
+        for code in [
+            "EUR",
+            "USD",
+            "GBP",
+            "CHF",
+            "PLN",
+            "SEK",
+            "NOK",
+            "DKK",
+            "CZK",
+            "HUF",
+            "RON",
+            "UAH",
+            "BGN",
+            "RSD",
+            "AUD",
+            "NZD",
+            "SGD",
+            "HKD",
+            "BRL",
+            "MXN",
+            "ZAR",
+            "INR",
+            "JPY",
+            "CNY",
+            "KRW",
+            "TWD",
+            "THB",
+            "VND",
+            "IDR",
+            "MYR",
+            "KZT",
+            "BYN",
+            "AED",
+            "ILS",
+        ]
+    },
+    "rmb": ("CNY",),
+    "nis": ("ILS",),
     "rur": ("RUB",),  # the pre-1998 code, still Yandex Market's and many Russian shops' priceCurrency
     # dollars (CLDR gives some of these in one spelling only)
     "$": (
-        "USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD", "TWD", "ARS", "CLP", "COP", "UYU", "DOP",
-        "BND", "BSD", "BBD", "BZD", "BMD", "FJD", "GYD", "JMD", "KYD", "LRD", "NAD", "SBD", "SRD",
-        "TTD", "XCD", "CUP",
+        "USD",
+        "CAD",
+        "AUD",
+        "NZD",
+        "MXN",
+        "SGD",
+        "HKD",
+        "TWD",
+        "ARS",
+        "CLP",
+        "COP",
+        "UYU",
+        "DOP",
+        "BND",
+        "BSD",
+        "BBD",
+        "BZD",
+        "BMD",
+        "FJD",
+        "GYD",
+        "JMD",
+        "KYD",
+        "LRD",
+        "NAD",
+        "SBD",
+        "SRD",
+        "TTD",
+        "XCD",
+        "CUP",
     ),
-    "us$": ("USD",), "u$s": ("USD",), "u$": ("USD",), "usd$": ("USD",), "sg$": ("SGD",),
-    "j$": ("JMD",), "tt$": ("TTD",), "n$": ("NAD",), "g$": ("GYD",), "l$": ("LRD",), "$u": ("UYU",),
-    "col$": ("COP",), "cop$": ("COP",), "clp$": ("CLP",), "ar$": ("ARS",), "c$": ("CAD", "NIO"),
+    "us$": ("USD",),
+    "u$s": ("USD",),
+    "u$": ("USD",),
+    "usd$": ("USD",),
+    "sg$": ("SGD",),
+    "j$": ("JMD",),
+    "tt$": ("TTD",),
+    "n$": ("NAD",),
+    "g$": ("GYD",),
+    "l$": ("LRD",),
+    "$u": ("UYU",),
+    "col$": ("COP",),
+    "cop$": ("COP",),
+    "clp$": ("CLP",),
+    "ar$": ("ARS",),
+    "c$": ("CAD", "NIO"),
     # East and South-East Asia
-    "元": ("CNY", "TWD", "HKD", "MOP"), "圆": ("CNY",), "圓": ("TWD", "HKD", "MOP"), "块": ("CNY",),
-    "塊": ("TWD",), "人民币": ("CNY",), "人民幣": ("CNY",), "新台幣": ("TWD",), "新台币": ("TWD",),
-    "台幣": ("TWD",), "港幣": ("HKD",), "港币": ("HKD",), "円": ("JPY",), "日元": ("JPY",),
-    "원": ("KRW",), "₩": ("KRW", "KPW"), "บาท": ("THB",), "฿": ("THB",), "rp": ("IDR",), "rm": ("MYR",),
-    "đ": ("VND",), "vnđ": ("VND",), "₫": ("VND",),
+    "元": ("CNY", "TWD", "HKD", "MOP"),
+    "圆": ("CNY",),
+    "圓": ("TWD", "HKD", "MOP"),
+    "块": ("CNY",),
+    "塊": ("TWD",),
+    "人民币": ("CNY",),
+    "人民幣": ("CNY",),
+    "新台幣": ("TWD",),
+    "新台币": ("TWD",),
+    "台幣": ("TWD",),
+    "港幣": ("HKD",),
+    "港币": ("HKD",),
+    "円": ("JPY",),
+    "日元": ("JPY",),
+    "원": ("KRW",),
+    "₩": ("KRW", "KPW"),
+    "บาท": ("THB",),
+    "฿": ("THB",),
+    "rp": ("IDR",),
+    "rm": ("MYR",),
+    "đ": ("VND",),
+    "vnđ": ("VND",),
+    "₫": ("VND",),
     # South Asia, Middle East, Africa
-    "rs": ("INR", "PKR", "LKR", "NPR", "MUR", "SCR"), "₨": ("INR", "PKR", "LKR", "NPR", "MUR", "SCR"),
-    "kd": ("KWD",), "bd": ("BHD",), "qr": ("QAR",), "sr": ("SAR", "SCR"), "dhs": ("AED",),
-    "dh": ("MAD", "AED"), "br": ("BYN", "ETB"), "ksh": ("KES",), "gh¢": ("GHS",), "₵": ("GHS",),
-    "cfa": ("XOF", "XAF"), "fcfa": ("XAF", "XOF"), "f cfa": ("XOF", "XAF"),
-    "تومان": ("IRR",), "تومن": ("IRR",), "ریال": ("IRR",), "ريال": ("SAR", "IRR", "QAR", "OMR", "YER"),
-    "ر.س": ("SAR",), "درهم": ("AED", "MAD"), "جنيه": ("EGP",),
+    "rs": ("INR", "PKR", "LKR", "NPR", "MUR", "SCR"),
+    "₨": ("INR", "PKR", "LKR", "NPR", "MUR", "SCR"),
+    "kd": ("KWD",),
+    "bd": ("BHD",),
+    "qr": ("QAR",),
+    "sr": ("SAR", "SCR"),
+    "dhs": ("AED",),
+    "dh": ("MAD", "AED"),
+    "br": ("BYN", "ETB"),
+    "ksh": ("KES",),
+    "gh¢": ("GHS",),
+    "₵": ("GHS",),
+    "cfa": ("XOF", "XAF"),
+    "fcfa": ("XAF", "XOF"),
+    "f cfa": ("XOF", "XAF"),
+    "تومان": ("IRR",),
+    "تومن": ("IRR",),
+    "ریال": ("IRR",),
+    "ريال": ("SAR", "IRR", "QAR", "OMR", "YER"),
+    "ر.س": ("SAR",),
+    "درهم": ("AED", "MAD"),
+    "جنيه": ("EGP",),
     "دينار": ("KWD", "JOD", "BHD", "IQD", "LYD", "TND", "DZD"),
-    'ש"ח': ("ILS",), "ש״ח": ("ILS",), "₪": ("ILS",), "ƒ": ("XCG", "AWG"), "afl": ("AWG",),
+    'ש"ח': ("ILS",),
+    "ש״ח": ("ILS",),
+    "₪": ("ILS",),
+    "ƒ": ("XCG", "AWG"),
+    "afl": ("AWG",),
 }
 # When nothing in the context picks one of a symbol's currencies: these defaults
 # (the biggest market), else the currency most CLDR locales write that symbol for.
 _DEFAULT_CURRENCY = {
-    "$": "USD", "kr": "SEK", "£": "GBP", "¥": "JPY", "￥": "JPY", "元": "CNY", "圓": "TWD",
-    "rs": "INR", "₨": "INR", "br": "BYN", "c$": "CAD", "lei": "RON", "leu": "RON", "р": "RUB",
-    "руб": "RUB", "рублей": "RUB", "рубля": "RUB", "₩": "KRW", "sr": "SAR", "dh": "MAD",
-    "cfa": "XOF", "fcfa": "XAF", "f cfa": "XOF", "ريال": "SAR", "ман": "AZN", "манат": "AZN",
+    "$": "USD",
+    "kr": "SEK",
+    "£": "GBP",
+    "¥": "JPY",
+    "￥": "JPY",
+    "元": "CNY",
+    "圓": "TWD",
+    "rs": "INR",
+    "₨": "INR",
+    "br": "BYN",
+    "c$": "CAD",
+    "lei": "RON",
+    "leu": "RON",
+    "р": "RUB",
+    "руб": "RUB",
+    "рублей": "RUB",
+    "рубля": "RUB",
+    "₩": "KRW",
+    "sr": "SAR",
+    "dh": "MAD",
+    "cfa": "XOF",
+    "fcfa": "XAF",
+    "f cfa": "XOF",
+    "ريال": "SAR",
+    "ман": "AZN",
+    "манат": "AZN",
     "ƒ": "XCG",
 }
 # Three-letter codes that are also words or names ("ALL", "TOP", "AMD Ryzen"): they
 # count only right next to the amount, never anywhere in the text.
 _WORDLIKE_CODES = frozenset(
-    "ALL AMD BAM BOB CAD CUP CVE DOP GEL MAD MOP PEN PHP SOS STD TOP TRY TMT LSL ANG".split()
+    [
+        "ALL",
+        "AMD",
+        "BAM",
+        "BOB",
+        "CAD",
+        "CUP",
+        "CVE",
+        "DOP",
+        "GEL",
+        "MAD",
+        "MOP",
+        "PEN",
+        "PHP",
+        "SOS",
+        "STD",
+        "TOP",
+        "TRY",
+        "TMT",
+        "LSL",
+        "ANG",
+    ]
 )
 # Short Latin-letter symbols that are written on their own ("20 Rs", "RM50", "kr"):
 # other symbols of one or two letters ("R", "L", "K", "KM", "P", "Q") are units and
 # initials as often as money and count only when the page's context names them.
-_SAFE_SHORT = frozenset("kr rs rp rm br ft kč zł zl лв tl kd sr dh đ ƒ kn fr р".split())
+_SAFE_SHORT = frozenset(
+    ["kr", "rs", "rp", "rm", "br", "ft", "kč", "zł", "zl", "лв", "tl", "kd", "sr", "dh", "đ", "ƒ", "kn", "fr", "р"]
+)
 #: ... of which these must keep their letter case ("16.00 ft" is a length)
 _CASE_SENSITIVE = frozenset({"ft"})
 
@@ -200,29 +393,36 @@ class _Tables:
         # symbols with a currency sign or in scripts without spaces are found by one
         # regex over the text; the others are words, looked up next to the amount
         marks = sorted(
-            {variant for key, symbol in self.symbols.items() if self.in_regex(key)
-             for variant in {key, key.upper(), key.title(), spellings[key], spellings[key].upper()}},
-            key=len, reverse=True,
+            {
+                variant
+                for key, symbol in self.symbols.items()
+                if self.in_regex(key)
+                for variant in {key, key.upper(), key.title(), spellings[key], spellings[key].upper()}
+            },
+            key=len,
+            reverse=True,
         )
         self.symbol_re = re.compile(_trie_pattern(marks))
 
     @staticmethod
     def _symbol(key: str, spelling: str, codes: frozenset[str]) -> _Symbol:
         letters = sum(c.isalpha() for c in key)
-        short = letters == len(key) and key not in _SAFE_SHORT and (
-            letters == 1 and not _NO_SPACE_SCRIPTS.match(key)  # "R", "L", "ر"
-            or letters == 2 and key.isascii()  # "KM", "DT", "Le"
+        short = (
+            letters == len(key)
+            and key not in _SAFE_SHORT
+            and (
+                (letters == 1 and not _NO_SPACE_SCRIPTS.match(key))  # "R", "L", "ر"
+                or (letters == 2 and key.isascii())  # "KM", "DT", "Le"
+            )
         )
-        case_matters = letters <= 2 and spelling != spelling.lower() and (
-            key not in _SAFE_SHORT or key in _CASE_SENSITIVE
+        case_matters = (
+            letters <= 2 and spelling != spelling.lower() and (key not in _SAFE_SHORT or key in _CASE_SENSITIVE)
         )
-        return _Symbol(
-            codes, anywhere=_has_sign(key), needs_context=short, exact=spelling if case_matters else None
-        )
+        return _Symbol(codes, anywhere=_has_sign(key), needs_context=short, exact=spelling if case_matters else None)
 
     def in_regex(self, key: str) -> bool:
-        return _has_sign(key) or bool(_NO_SPACE_SCRIPTS.match(key[0])) or not all(
-            c.isalpha() or c in " .'ʻ’" for c in key
+        return (
+            _has_sign(key) or bool(_NO_SPACE_SCRIPTS.match(key[0])) or not all(c.isalpha() or c in " .'ʻ’" for c in key)
         )
 
     def name_codes(self, key: str, lang: str | None, single_word_languages: int = 3) -> frozenset[str]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .availability import availability_from_text
-from .currencies import normalize_currency
 from .adapter_markup import (
     UNAVAILABLE,
     _has_class,
@@ -28,6 +26,8 @@ from .adapter_markup import (
     _xp,
     element_ids,
 )
+from .availability import availability_from_text
+from .currencies import normalize_currency
 from .page import Page, clean_text, text_of
 from .prices import parse_display_price, parse_price
 from .product import Found
@@ -39,9 +39,7 @@ _XP_EBAY_TITLE = _xp(
     f"//h1[{_has_class('x-item-title__mainTitle')}] | //*[{_has_class('x-item-title__mainTitle')}]"
     f" | //h1[{_has_class('x-item-title')}]"
 )
-_XP_EBAY_PRICE_NEW = _xp(
-    f"//*[{_has_class('x-price-primary')} or @data-testid='x-price-primary']"
-)
+_XP_EBAY_PRICE_NEW = _xp(f"//*[{_has_class('x-price-primary')} or @data-testid='x-price-primary']")
 _XP_EBAY_LIST_NEW = _xp(
     f"//*[{_has_class('x-price-section')} or {_has_class('x-additional-info')}]"
     f"//*[{_has_class('ux-textspans--STRIKETHROUGH')}]"
@@ -58,8 +56,7 @@ _XP_EBAY_BUY_NEW = _xp(
     " or starts-with(@id, 'binBtn_btn') or starts-with(@id, 'atcBtn_btn') or starts-with(@id, 'bidBtn_btn')]"
 )
 _XP_EBAY_ITEM_NUMBER_NEW = _xp(
-    f"//*[{_has_class('ux-layout-section__textual-display--itemId')}]"
-    f"//span[{_has_class('ux-textspans--BOLD')}]"
+    f"//*[{_has_class('ux-layout-section__textual-display--itemId')}]//span[{_has_class('ux-textspans--BOLD')}]"
 )
 _XP_EBAY_IMAGE_NEW = _xp(f"//*[{_has_class('ux-image-carousel-item')}]//img")
 _XP_ITEMPROP_CURRENCY = _xp(".//*[@itemprop='priceCurrency']/@content")
@@ -75,8 +72,11 @@ def _ebay_page(page: Page) -> bool:
     if ebay_item_id(page) is None:
         return False
     ids = element_ids(page)
-    return "itemTitle" in ids or "prcIsum" in ids or "prcIsum_bidPrice" in ids or bool(
-        _XP_EBAY_TITLE(page.root) or _XP_EBAY_PRICE_NEW(page.root)
+    return (
+        "itemTitle" in ids
+        or "prcIsum" in ids
+        or "prcIsum_bidPrice" in ids
+        or bool(_XP_EBAY_TITLE(page.root) or _XP_EBAY_PRICE_NEW(page.root))
     )
 
 

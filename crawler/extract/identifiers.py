@@ -137,7 +137,7 @@ def _line_ids(page: Page, region):
 
 
 def strip_id_label(text: str) -> str:
-    """"Art.-Nr.: RW-1" -> "RW-1"; text without an identifier label is kept."""
+    """ "Art.-Nr.: RW-1" -> "RW-1"; text without an identifier label is kept."""
     match = _LABELLED_ID_RE.fullmatch(text)
     return _VALUE_END_RE.sub("", match.group("value")).strip() if match else text
 

@@ -23,7 +23,9 @@ _TAG_RE = re.compile(
 _TAG_START_RE = re.compile(r"</?[A-Za-z!?]")
 #: start tags after which a text node's parent is one whose text nobody sees (as texts_containing skips)
 _HIDDEN_PARENTS = frozenset({"script", "style", "noscript", "template", "option"})
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
 _ENTITY_TAIL_RE = re.compile(r"&#?[0-9A-Za-z]*$")
 #: where text that is not markup starts: comments, scripts, styles (sre is quick on explicit classes,
 #: slow on IGNORECASE alternatives), and where each ends
@@ -98,7 +100,9 @@ def _raw_text_spans(page: Page) -> tuple[list[int], list[int]]:
         opening = _RAW_TEXT_START_RE.search(source, position)
         if opening is None:
             return starts, ends
-        kind = source[opening.start() + 1] if source[opening.start() + 1] == "!" else source[opening.start() + 2].lower()
+        kind = (
+            source[opening.start() + 1] if source[opening.start() + 1] == "!" else source[opening.start() + 2].lower()
+        )
         closing = _RAW_TEXT_END_RE[kind].search(source, opening.end())
         position = closing.end() if closing else len(source)
         starts.append(opening.start())

@@ -167,7 +167,8 @@ class _Merge:
                 continue
             theirs = reported.fields
             agrees = normalize_amount(theirs.get("price"), currency) == price and (
-                not theirs.get("currency") or not currency or theirs.get("currency") == currency)
+                not theirs.get("currency") or not currency or theirs.get("currency") == currency
+            )
             if agrees:
                 candidates.append((source, reported.list_price))
             match = _matching_offer(reported.offers, price, currency, sku, self.values.get("availability"))
@@ -198,12 +199,18 @@ class _Merge:
                 self.sources.pop("stock_quantity", None)
 
 
-def _matching_offer(offers: list[Offer], price: Decimal, currency: str | None, sku: str | None,
-                    availability: str | None) -> Offer | None:
+def _matching_offer(
+    offers: list[Offer], price: Decimal, currency: str | None, sku: str | None, availability: str | None
+) -> Offer | None:
     """The offer that is the product: the same price and currency, and the same sku -- or, when no offer
     has the product's sku, the same availability (a price alone does not tell two sizes apart)."""
-    same = [o for o in offers if o.price is not None and normalize_amount(o.price, currency) == price
-            and (not o.currency or not currency or o.currency == currency)]
+    same = [
+        o
+        for o in offers
+        if o.price is not None
+        and normalize_amount(o.price, currency) == price
+        and (not o.currency or not currency or o.currency == currency)
+    ]
     if sku:
         by_sku = [o for o in same if o.sku == sku]
         if by_sku:
@@ -237,10 +244,15 @@ def _finished_offers(offers: list[Offer], currency: str | None) -> list[Offer]:
     finished = []
     for offer in offers:
         offer_currency = offer.currency or currency
-        finished.append(dataclasses.replace(
-            offer, currency=offer_currency, price=normalize_amount(offer.price, offer_currency),
-            list_price=normalize_amount(offer.list_price, offer_currency),
-            high_price=normalize_amount(offer.high_price, offer_currency)))
+        finished.append(
+            dataclasses.replace(
+                offer,
+                currency=offer_currency,
+                price=normalize_amount(offer.price, offer_currency),
+                list_price=normalize_amount(offer.list_price, offer_currency),
+                high_price=normalize_amount(offer.high_price, offer_currency),
+            )
+        )
     chosen = [i for i, offer in enumerate(finished) if offer.selected] or [0]
     for i, offer in enumerate(finished):
         offer.selected = i == chosen[0]

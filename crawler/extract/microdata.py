@@ -35,7 +35,7 @@ def items(page: Page) -> list[Any]:
         return []
     try:
         return [to_node(item) for item in _EXTRACTOR.extract_items(page.root, page.base_url)]
-    except Exception:
+    except Exception:  # noqa: BLE001 -- extruct trips on odd markup: no microdata
         return []
 
 

@@ -12,11 +12,10 @@ from .page import clean_text
 
 
 def short_name(value: Any) -> str:
-    """"http://schema.org/Product" / "schema:Product" -> "Product"."""
+    """ "http://schema.org/Product" / "schema:Product" -> "Product"."""
     if not isinstance(value, str):
         return ""
     return value.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].rsplit("#", 1)[-1]
-
 
 
 def types_of(node: dict) -> set[str]:
@@ -55,7 +54,6 @@ def text_value(value: Any) -> str | None:
     return value or None
 
 
-
 def url_key(url: Any) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return None
@@ -72,4 +70,3 @@ def _resolve(value: Any, index: dict[str, dict]) -> Any:
         if isinstance(ref, str) and ref in index:
             return index[ref]
     return value
-

@@ -37,9 +37,10 @@ price, nor are MSRP/SRP.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .availability import normalize_availability
@@ -106,9 +107,7 @@ def _spec_price(specs: Any, page: Page) -> tuple[Decimal | None, str | None]:
         if not is_current(text_value(spec.get("validFrom")), text_value(spec.get("validThrough"))):
             continue
         currency = normalize_currency(text_value(spec.get("priceCurrency")), page.currency_context)
-        amount, parsed_currency = parse_price(
-            first(spec.get("price")), page.money_context(currency), machine=True
-        )
+        amount, parsed_currency = parse_price(first(spec.get("price")), page.money_context(currency), machine=True)
         if amount is not None:
             usable.append((bool(spec.get("referenceQuantity")), amount, currency or parsed_currency))
     if not usable:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from extruct.opengraph import OpenGraphExtractor
 
-from .page import Page, page_cached
 from .availability import normalize_availability
 from .currencies import normalize_currency
+from .page import Page, page_cached
 from .prices import is_current, parse_price
 from .product import Found, normalize_gtin
 
@@ -31,7 +31,7 @@ def properties(page: Page) -> dict[str, str]:
             for key, value in item.get("properties", ()):
                 if value and value.strip():
                     found.setdefault(key.strip().lower(), value.strip())
-    except Exception:  # extruct trips on odd heads; the metas below still count
+    except Exception:  # noqa: BLE001 -- extruct trips on odd heads; the metas below still count
         pass
     for key, value in page.metas.items():
         if key.startswith(_PREFIXES):
@@ -69,9 +69,7 @@ def extract_meta(page: Page) -> Found | None:
     for prefix in prefixes:
         declared = normalize_currency(props.get(f"{prefix}:currency"), page.currency_context)
         currency = currency or declared
-        amount, parsed = parse_price(
-            props.get(f"{prefix}:amount"), page.money_context(declared), machine=True
-        )
+        amount, parsed = parse_price(props.get(f"{prefix}:amount"), page.money_context(declared), machine=True)
         if amount is not None:
             currency = declared or parsed or currency
             break

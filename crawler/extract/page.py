@@ -13,8 +13,9 @@ import functools
 import json
 import re
 import threading
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, parse_qsl, urljoin, urlsplit
 
 import lxml.etree
@@ -120,12 +121,12 @@ def parse_tree(text: str, *, dom: bool = False, utf8: bytes | None = None) -> lx
         return lxml.html.document_fromstring(b"<html></html>", parser=_parser(dom))
 
 
-def page_cached(fn: Callable[["Page"], T]) -> Callable[["Page"], T]:
+def page_cached(fn: Callable[[Page], T]) -> Callable[[Page], T]:
     """Memoize a function of a page on that page (so stages and classifier share it)."""
     key = f"{fn.__module__}.{fn.__qualname__}"
 
     @functools.wraps(fn)
-    def wrapper(page: "Page") -> T:
+    def wrapper(page: Page) -> T:
         try:
             return page.cache[key]
         except KeyError:
@@ -146,7 +147,7 @@ _XP_TEXTS_CONTAINING = lxml.etree.XPath(
 )
 
 
-def texts_containing(page: "Page", needle: str) -> list:
+def texts_containing(page: Page, needle: str) -> list:
     """The body's visible text nodes that contain ``needle`` (lxml smart strings: ``.getparent()``,
     ``.is_tail``); libxml2 does the search, so pages where few nodes match cost next to nothing."""
     return _XP_TEXTS_CONTAINING(page.root, needle=needle)
@@ -190,15 +191,13 @@ class Page:
         self.cache: dict[str, Any] = {}
 
     @classmethod
-    def from_html(
-        cls, html: str | bytes, url: str, *, status: int = 200, headers: dict | None = None
-    ) -> "Page":
+    def from_html(cls, html: str | bytes, url: str, *, status: int = 200, headers: dict | None = None) -> Page:
         text, utf8 = _decoded(html, headers)
         root = parse_tree(text, dom=needs_dom_parser(text), utf8=utf8)
         return cls(root, url, source=text, status=status, headers=headers)
 
     @classmethod
-    def from_any(cls, html_or_tree, url: str, **kwargs) -> "Page":
+    def from_any(cls, html_or_tree, url: str, **kwargs) -> Page:
         if isinstance(html_or_tree, Page):
             return html_or_tree
         if isinstance(html_or_tree, (str, bytes)):
@@ -366,9 +365,7 @@ class Page:
         lang, region = self.locale
         metas = self.metas
         declared = normalize_currency(
-            metas.get("product:price:currency")
-            or metas.get("og:price:currency")
-            or metas.get("pricecurrency"),
+            metas.get("product:price:currency") or metas.get("og:price:currency") or metas.get("pricecurrency"),
             CurrencyContext(lang=lang, region=region),
         )
         return CurrencyContext(lang=lang, region=region, currency=declared)

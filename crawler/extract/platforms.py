@@ -21,7 +21,7 @@ price (a variation's ``display_regular_price``; a simple product's struck-throug
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import amazon, ebay, marketplaces, shopify, woocommerce
 from .adapter_markup import _first_text, _has_class, _xp
@@ -30,7 +30,6 @@ from .currencies import normalize_currency
 from .page import Page, class_and_id, page_cached, text_of
 from .prices import parse_display_price, parse_price
 from .product import Found
-
 
 # --- detection -------------------------------------------------------------------------
 
@@ -65,18 +64,11 @@ _XP_MAGENTO_FINAL = _xp(
 )
 _XP_MAGENTO_PRICE_TEXT = _xp(f".//*[@data-price-type='finalPrice']//*[{_has_class('price')}]")
 _XP_MAGENTO_CURRENCY = _xp(".//meta[@itemprop='priceCurrency']/@content")
-_XP_MAGENTO_TITLE = _xp(
-    f"//*[{_has_class('page-title')}]//*[{_has_class('base')}] | //h1[{_has_class('page-title')}]"
-)
-_XP_MAGENTO_STOCK = _xp(
-    f".//*[{_has_class('stock')} and ({_has_class('available')} or {_has_class('unavailable')})]"
-)
-_XP_MAGENTO_SKU = _xp(
-    f".//*[{_has_class('sku')}]//*[{_has_class('value')}] | .//*[@itemprop='sku']"
-)
+_XP_MAGENTO_TITLE = _xp(f"//*[{_has_class('page-title')}]//*[{_has_class('base')}] | //h1[{_has_class('page-title')}]")
+_XP_MAGENTO_STOCK = _xp(f".//*[{_has_class('stock')} and ({_has_class('available')} or {_has_class('unavailable')})]")
+_XP_MAGENTO_SKU = _xp(f".//*[{_has_class('sku')}]//*[{_has_class('value')}] | .//*[@itemprop='sku']")
 _XP_MAGENTO_ID = _xp(
-    ".//*[@data-product-id]/@data-product-id"
-    " | //form[@id='product_addtocart_form']//input[@name='product']/@value"
+    ".//*[@data-product-id]/@data-product-id | //form[@id='product_addtocart_form']//input[@name='product']/@value"
 )
 
 
@@ -96,9 +88,7 @@ def extract_magento(page: Page) -> Found | None:
     amount = parse_price(_first_text(_XP_MAGENTO_FINAL, main), machine=True)[0] or shown_amount
     availability = None
     for stock in _XP_MAGENTO_STOCK(main):
-        availability = availability_from_text(text_of(stock)) or availability_from_classes(
-            class_and_id(stock)
-        )
+        availability = availability_from_text(text_of(stock)) or availability_from_classes(class_and_id(stock))
         break
     return Found.of(
         name=_first_text(_XP_MAGENTO_TITLE, page.root),

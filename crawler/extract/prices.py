@@ -117,9 +117,7 @@ def _is_negative(text: str, start: int) -> bool:
     return not before or not before[-1].isalnum()
 
 
-def _parse(
-    text: str, decimal_separator: str | None, context: CurrencyContext, allow_negative: bool = False
-):
+def _parse(text: str, decimal_separator: str | None, context: CurrencyContext, allow_negative: bool = False):
     text = " ".join(text.translate(_BIDI_MARKS).split())
     offset = 0
     for _ in range(3):  # skip quantities: "20 x Geschenkkorb ...", "2 x 14,99 €"
@@ -217,6 +215,7 @@ def is_current(valid_from=None, valid_through=None, today: datetime.date | None 
     today = today or datetime.date.today()
     start, end = _day(valid_from), _day(valid_through)
     return (start is None or start <= today) and (end is None or today <= end)
+
 
 # --- "Was £20 Now £15" ------------------------------------------------------------
 

@@ -88,7 +88,7 @@ class Found:
     absent: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, variant_blind: bool = False, absent=frozenset(), **fields: Any) -> "Found | None":
+    def of(cls, variant_blind: bool = False, absent=frozenset(), **fields: Any) -> Found | None:
         kept = {key: value for key, value in fields.items() if value not in (None, "", [])}
         absent = frozenset(absent).difference(kept)
         return cls(kept, variant_blind, absent) if kept or absent else None

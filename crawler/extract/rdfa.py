@@ -23,7 +23,7 @@ _MAX_DEPTH = 6
 def _short(iri: str) -> str | None:
     for prefix in _SCHEMA_PREFIXES:
         if iri.startswith(prefix):
-            return iri[len(prefix):]
+            return iri[len(prefix) :]
     return None
 
 
@@ -71,7 +71,7 @@ def items(page: Page) -> list[dict]:
     root = page.root if page.dom_ready else parse_tree(page.source, dom=True)
     try:
         expanded = RDFaExtractor().extract_items(root, base_url=page.base_url)
-    except Exception:
+    except Exception:  # noqa: BLE001 -- pyRdfa trips on odd markup: no RDFa
         return []
     return to_nodes(expanded if isinstance(expanded, list) else [])
 

@@ -16,7 +16,8 @@ the nodes: :mod:`.nodes`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .anchor import main_heading_text
 from .nodes import _resolve, as_list, first, text_value, types_of, url_key
@@ -36,9 +37,7 @@ PRODUCT_TYPES = frozenset(
         "Motorcycle",
     }
 )
-LISTING_TYPES = frozenset(
-    {"ItemList", "OfferCatalog", "CollectionPage", "SearchResultsPage", "BreadcrumbList"}
-)
+LISTING_TYPES = frozenset({"ItemList", "OfferCatalog", "CollectionPage", "SearchResultsPage", "BreadcrumbList"})
 _NOT_PRODUCT_TYPES = LISTING_TYPES | {"Organization", "WebSite", "Event", "Offer", "AggregateOffer"}
 _MAX_DEPTH = 8
 
@@ -101,7 +100,6 @@ def _id_index(items: Iterable[Any]) -> dict[str, dict]:
             if isinstance(node, dict) and isinstance(node.get("@id"), str):
                 index.setdefault(node["@id"], node)
     return index
-
 
 
 def _page_keys(page: Page) -> set[str]:

@@ -17,11 +17,11 @@ import lxml.etree
 from cssselect import SelectorError
 from parsel.csstranslator import HTMLTranslator
 
-from .page import Page, clean_text, text_of
 from .availability import normalize_availability, stock_quantity_from_text
+from .identifiers import strip_id_label
+from .page import Page, clean_text, text_of
 from .prices import parse_display_price
 from .product import Found
-from .identifiers import strip_id_label
 
 logger = logging.getLogger(__name__)
 

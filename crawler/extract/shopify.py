@@ -36,6 +36,7 @@ def _json_after(source: str, marker: str) -> Any:
             index = source.find(marker, start)
     return None
 
+
 _XP_SHOPIFY_JSON = _xp(
     "//script[@type='application/json' and (starts-with(@id, 'ProductJson')"
     " or @data-product-json or contains(@id, 'product-json') or contains(@id, 'ProductJSON'))]"
@@ -84,7 +85,6 @@ def _shopify_currency(page: Page) -> str | None:
     if isinstance(meta, dict):
         return normalize_currency(meta.get("currency"))
     return page.currency_context.currency
-
 
 
 def _shopify_variant(product: dict, page: Page) -> dict | None:
@@ -136,7 +136,6 @@ def _shopify_title(variant: dict) -> str | None:
     return _text(variant.get("name"))
 
 
-
 def _shopify_offers(product: dict, chosen: dict, currency: str | None, page: Page) -> list[Offer]:
     variants = _dicts(product.get("variants"))
     if len(variants) < 2:
@@ -146,16 +145,18 @@ def _shopify_offers(product: dict, chosen: dict, currency: str | None, page: Pag
     offers = []
     for variant in variants:
         variant_id = _text(variant.get("id"))
-        offers.append(Offer(
-            price=_shopify_money(variant.get("price")),
-            currency=currency,
-            availability=_shopify_availability(variant),
-            sku=_text(variant.get("sku")),
-            name=_shopify_title(variant),
-            url=f"{base}?variant={variant_id}" if variant_id else None,
-            list_price=_shopify_list_price(variant),
-            selected=variant is chosen,
-        ))
+        offers.append(
+            Offer(
+                price=_shopify_money(variant.get("price")),
+                currency=currency,
+                availability=_shopify_availability(variant),
+                sku=_text(variant.get("sku")),
+                name=_shopify_title(variant),
+                url=f"{base}?variant={variant_id}" if variant_id else None,
+                list_price=_shopify_list_price(variant),
+                selected=variant is chosen,
+            )
+        )
     return offers
 
 

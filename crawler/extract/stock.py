@@ -63,10 +63,7 @@ def buy_controls(page: Page, scope) -> list:
         label = text_of(control) or control.get("value") or control.get("aria-label") or ""
         name = (control.get("name") or "") + " " + class_and_id(control)
         if (
-            ADD_TO_CART_RE.search(label)
-            or "add-to-cart" in name
-            or "addtocart" in name
-            or control.get("name") == "add"
+            ADD_TO_CART_RE.search(label) or "add-to-cart" in name or "addtocart" in name or control.get("name") == "add"
         ) and not is_excluded(page, control):
             found.append(control)
     return found

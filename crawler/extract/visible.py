@@ -320,7 +320,7 @@ def _set_aside(element) -> str | None:
     """Why the amount in ``element`` is not the price a buyer pays ("former", "before tax", "labelled"), if so."""
     if _struck(element, None, levels=3):
         return "former"
-    labelled = f"{_label_before(element)} {text_of(element)[:2 * MAX_PRICE_TEXT]}"
+    labelled = f"{_label_before(element)} {text_of(element)[: 2 * MAX_PRICE_TEXT]}"
     lowered = labelled.lower()
     if _BEFORE_TAX_RE.search(lowered):
         return "before tax"
@@ -379,4 +379,3 @@ def extract(page: Page) -> Found | None:
         gtin=gtin,
         image=_climb(page, lambda scope: _image_in(page, scope), max_levels=3, stop_at_form=False),
     )
-

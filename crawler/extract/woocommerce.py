@@ -18,7 +18,12 @@ from urllib.parse import urlencode
 from w3lib.html import remove_tags
 
 from .adapter_markup import _dicts, _first_text, _has_class, _product_url, _text, _xp
-from .availability import availability_from_classes, availability_from_text, normalize_availability, stock_quantity_from_text
+from .availability import (
+    availability_from_classes,
+    availability_from_text,
+    normalize_availability,
+    stock_quantity_from_text,
+)
 from .page import Page, class_and_id, text_of
 from .prices import parse_display_price, parse_price
 from .product import Found, Offer
@@ -35,11 +40,11 @@ _XP_WOO_STOCK = _xp(f".//*[{_has_class('stock')}]")
 _XP_WOO_SKU = _xp(f"//*[{_has_class('product_meta')}]//*[{_has_class('sku')}]")
 _XP_WOO_CART = _xp(f"//form[{_has_class('cart')}]")
 _XP_WOO_IMAGE = _xp(f"//*[{_has_class('woocommerce-product-gallery__image')}]//img/@src")
-_XP_WOO_ID = _xp(
-    "//*[@name='add-to-cart']/@value | //form[@data-product_id]/@data-product_id"
-)
+_XP_WOO_ID = _xp("//*[@name='add-to-cart']/@value | //form[@data-product_id]/@data-product_id")
 _XP_WOO_VARIATIONS = _xp(f"//form[{_has_class('variations_form')}]/@data-product_variations")
 _XP_WOO_DEFAULTS = _xp(f"//form[{_has_class('variations_form')}]//select[starts-with(@name, 'attribute_')]")
+
+
 def _woo_variations(page: Page) -> list[dict]:
     for raw in _XP_WOO_VARIATIONS(page.root):
         try:
@@ -87,9 +92,7 @@ def _woo_variation(page: Page, variations: list[dict]) -> dict | None:
 def _woo_variation_fields(variation: dict, page: Page) -> dict[str, Any]:
     stock_html = variation.get("availability_html")
     stock_text = remove_tags(stock_html).strip() if isinstance(stock_html, str) else ""
-    availability = availability_from_text(stock_text) or normalize_availability(
-        variation.get("is_in_stock")
-    )
+    availability = availability_from_text(stock_text) or normalize_availability(variation.get("is_in_stock"))
     quantity = stock_quantity_from_text(stock_text)
     price = parse_price(variation.get("display_price"), page.currency_context)[0]
     regular = parse_price(variation.get("display_regular_price"), page.currency_context)[0]
@@ -123,16 +126,18 @@ def _woo_offers(page: Page, variations: list[dict], chosen: dict | None, currenc
         attributes = variation.get("attributes") if isinstance(variation.get("attributes"), dict) else {}
         chosen_values = {k: v for k, v in attributes.items() if isinstance(v, str) and v}
         name = " / ".join(labels.get(k, {}).get(v) or v for k, v in chosen_values.items())
-        offers.append(Offer(
-            price=fields["price"],
-            currency=currency,
-            availability=fields["availability"],
-            sku=fields["sku"],
-            name=name or None,
-            url=f"{base}?{urlencode(chosen_values)}" if chosen_values else None,
-            list_price=fields["list_price"],
-            selected=variation is chosen,
-        ))
+        offers.append(
+            Offer(
+                price=fields["price"],
+                currency=currency,
+                availability=fields["availability"],
+                sku=fields["sku"],
+                name=name or None,
+                url=f"{base}?{urlencode(chosen_values)}" if chosen_values else None,
+                list_price=fields["list_price"],
+                selected=variation is chosen,
+            )
+        )
     return offers
 
 
@@ -143,7 +148,7 @@ def woocommerce_id(page: Page) -> str | None:
     product = _XP_WOO_PRODUCT(page.root)
     if not product:
         return None
-    return product[0].get("id", "")[len("product-"):] or None
+    return product[0].get("id", "")[len("product-") :] or None
 
 
 def extract_woocommerce(page: Page) -> Found | None:
@@ -164,9 +169,7 @@ def extract_woocommerce(page: Page) -> Found | None:
     product = _XP_WOO_PRODUCT(page.root)
     for stock in _XP_WOO_STOCK(summary):
         text = text_of(stock)
-        fields["availability"] = availability_from_text(text) or availability_from_classes(
-            class_and_id(stock)
-        )
+        fields["availability"] = availability_from_text(text) or availability_from_classes(class_and_id(stock))
         fields["stock_quantity"] = stock_quantity_from_text(text)
         break
     if not fields.get("availability") and product:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import scrapy
@@ -54,11 +54,11 @@ class Crawl:
         self.window = self.slot_concurrency + 1
         self.deadline = float("inf")  # set when the crawl starts (CrawlManager._open)
         # what Scrapy holds of this crawl, and how it ends
-        self.open = 0                 # requests and items in Scrapy
-        self.outstanding = 0          # requests in Scrapy
-        self.pages = 0                # responses received
-        self.stopped: str | None = None      # why it stops early (time limit, shutdown), if it does
-        self.hand_back = False        # stopped by a shutdown: the work goes back to the queue
+        self.open = 0  # requests and items in Scrapy
+        self.outstanding = 0  # requests in Scrapy
+        self.pages = 0  # responses received
+        self.stopped: str | None = None  # why it stops early (time limit, shutdown), if it does
+        self.hand_back = False  # stopped by a shutdown: the work goes back to the queue
         self.finishing = False
         self.persist_error: str | None = None
         self.persist_lost = 0  # this crawl's results Postgres never took (PersistPipeline)
@@ -90,14 +90,26 @@ class Crawl:
         return True
 
     def request(self, url: str, handler: str, *, priority: int = 0, errback: str = "on_error", **meta):
-        meta = {"crawl": self, "handler": handler, "errback": errback, "download_slot": self.domain,
-                "handle_httpstatus_list": HANDLED_STATUSES, **meta}
+        meta = {
+            "crawl": self,
+            "handler": handler,
+            "errback": errback,
+            "download_slot": self.domain,
+            "handle_httpstatus_list": HANDLED_STATUSES,
+            **meta,
+        }
         if self.website.get("render_js"):
             meta.setdefault("playwright", True)
         self.open += 1
         self.outstanding += 1
-        return scrapy.Request(url, callback=self.spider.on_response, errback=self.spider.on_failure, meta=meta,
-                              priority=priority, dont_filter=True)
+        return scrapy.Request(
+            url,
+            callback=self.spider.on_response,
+            errback=self.spider.on_failure,
+            meta=meta,
+            priority=priority,
+            dont_filter=True,
+        )
 
     def item(self, item):
         self.open += 1
@@ -129,7 +141,8 @@ class Crawl:
     def is_html(response) -> bool:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
         return isinstance(response, scrapy.http.TextResponse) and (
-            not content_type or "html" in content_type or "xml" in content_type and "xhtml" in content_type)
+            not content_type or "html" in content_type or ("xml" in content_type and "xhtml" in content_type)
+        )
 
     @staticmethod
     def _headers(response) -> dict:
@@ -137,22 +150,31 @@ class Crawl:
 
     def extract(self, response):
         """The page's product (extraction cascade only)."""
-        return extract_product(response.body, response.url, selectors=self.selectors, status=response.status,
-                               headers=self._headers(response))
+        return extract_product(
+            response.body,
+            response.url,
+            selectors=self.selectors,
+            status=response.status,
+            headers=self._headers(response),
+        )
 
     def analyze(self, response):
         """The page's product and what kind of page it is, from one parse (discovery)."""
-        return analyze(response.body, response.url, self.selectors, status=response.status,
-                       headers=self._headers(response))
+        return analyze(
+            response.body, response.url, self.selectors, status=response.status, headers=self._headers(response)
+        )
 
     @staticmethod
     def product_fields(product, url: str) -> dict:
-        return {name: getattr(product, name) for name in ProductFields.__dataclass_fields__
-                if name not in ("url", "identity") and hasattr(product, name)} | {"url": url}
+        return {
+            name: getattr(product, name)
+            for name in ProductFields.__dataclass_fields__
+            if name not in ("url", "identity") and hasattr(product, name)
+        } | {"url": url}
 
     @staticmethod
     def now() -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def same_site(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()
@@ -170,12 +192,18 @@ class Crawl:
         if self.persist_error:
             outcome.update(status="failed", error_type="internal", error_message=self.persist_error)
         elif self.hand_back:
-            outcome.update(status="cancelled", error_type=None,
-                           error_message=f"crawl stopped ({self.stopped}); what was observed is kept and the rest "
-                                         "is crawled again")
+            outcome.update(
+                status="cancelled",
+                error_type=None,
+                error_message=f"crawl stopped ({self.stopped}); what was observed is kept and the rest "
+                "is crawled again",
+            )
         elif self.stopped and outcome["status"] == "succeeded":
-            outcome.update(status="partially_failed", error_type="internal",
-                           error_message=f"crawl stopped before the end: {self.stopped}")
+            outcome.update(
+                status="partially_failed",
+                error_type="internal",
+                error_message=f"crawl stopped before the end: {self.stopped}",
+            )
         elif self.stopped and not outcome.get("error_message"):
             outcome["error_message"] = f"crawl stopped: {self.stopped}"
         return outcome

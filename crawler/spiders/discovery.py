@@ -27,11 +27,30 @@ from crawler.spiders.base import Crawl
 
 log = logging.getLogger("obsrv.crawl")
 
-SKIP_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp", "svg", "ico", "css", "js", "pdf", "zip", "mp4", "mp3",
-                   "woff", "woff2", "ttf", "xml", "json", "txt"]
-PRODUCT_PRIORITY = 20      # likely product pages (from sitemaps) first, so the page budget finds them
+SKIP_EXTENSIONS = [
+    "jpg",
+    "jpeg",
+    "png",
+    "gif",
+    "webp",
+    "svg",
+    "ico",
+    "css",
+    "js",
+    "pdf",
+    "zip",
+    "mp4",
+    "mp3",
+    "woff",
+    "woff2",
+    "ttf",
+    "xml",
+    "json",
+    "txt",
+]
+PRODUCT_PRIORITY = 20  # likely product pages (from sitemaps) first, so the page budget finds them
 PRODUCT_LINK_PRIORITY = 12  # then product-shaped links
-PAGINATION_PRIORITY = 11   # then the next pages of listings
+PAGINATION_PRIORITY = 11  # then the next pages of listings
 _NEXT_TEXT_RE = re.compile(
     r"(?i)\s*(?:next|next page|more products|weiter|nächste(?: seite)?|suivant|suivante|page suivante|siguiente"
     r"|successiv[ao]|avanti|volgende|następna|dalej|další|következő|seuraava|nästa|neste|næste|далее|следующая"
@@ -47,7 +66,7 @@ class DiscoveryCrawl(Crawl):
 
     def __init__(self, *, identities: dict[str, str], **kwargs):
         super().__init__(**kwargs)
-        self.identities = identities        # identity -> url of the website's products: each offered once
+        self.identities = identities  # identity -> url of the website's products: each offered once
         self.max_pages = int(self.settings["OBSRV_DISCOVERY_MAX_PAGES"])
         self.max_depth = int(self.settings["OBSRV_DISCOVERY_MAX_DEPTH"])
         self.min_score = float(self.settings["OBSRV_DISCOVERY_MIN_SCORE"])
@@ -69,8 +88,9 @@ class DiscoveryCrawl(Crawl):
             if root not in roots:
                 roots.append(root)
         for robots in roots:
-            self.follow(robots, "parse_robots", errback="ignore_error", priority=PRODUCT_PRIORITY + 1,
-                        dont_obey_robotstxt=True)
+            self.follow(
+                robots, "parse_robots", errback="ignore_error", priority=PRODUCT_PRIORITY + 1, dont_obey_robotstxt=True
+            )
         for seed in seeds:
             self.seen.add(seed)
             self.follow(seed, "parse_page", seed=True, obsrv_depth=0)
@@ -108,7 +128,7 @@ class DiscoveryCrawl(Crawl):
             return
         try:
             sitemap = Sitemap(response.body)
-        except Exception as exc:  # a broken sitemap is skipped, not fatal
+        except Exception as exc:  # noqa: BLE001 -- a broken sitemap is skipped, not fatal
             self.record_error(response.url, "parse", f"unreadable sitemap: {exc}")
             return
         for entry in sitemap:
@@ -129,8 +149,9 @@ class DiscoveryCrawl(Crawl):
             if response.meta.get("seed"):
                 kind = "http_status" if response.status >= 400 else "parse"
                 self.seed_failures.append((kind, f"{response.url}: HTTP {response.status}, not a usable HTML page"))
-            self.record_error(response.url, "http_status" if response.status >= 400 else "parse",
-                              f"HTTP {response.status}")
+            self.record_error(
+                response.url, "http_status" if response.status >= 400 else "parse", f"HTTP {response.status}"
+            )
             return
         try:
             product, page = self.analyze(response)
@@ -146,12 +167,19 @@ class DiscoveryCrawl(Crawl):
         if page.kind == "product" and product.is_product and page.score >= self.min_score:
             if response.url not in self.candidates:
                 self.candidates.add(response.url)
-                yield self.item(CandidateItem(website_id=self.website["id"], crawl_run_id=self.run_id,
-                                              score=round(page.score, 4),
-                                              **self.product_fields(product, response.url)))
+                yield self.item(
+                    CandidateItem(
+                        website_id=self.website["id"],
+                        crawl_run_id=self.run_id,
+                        score=round(page.score, 4),
+                        **self.product_fields(product, response.url),
+                    )
+                )
         depth = response.meta.get("obsrv_depth", 0)
-        next_pages = {urljoin(response.url, href)
-                      for href in response.xpath("//a[@rel='next']/@href | //link[@rel='next']/@href").getall()}
+        next_pages = {
+            urljoin(response.url, href)
+            for href in response.xpath("//a[@rel='next']/@href | //link[@rel='next']/@href").getall()
+        }
         for link in self.links.extract_links(response):
             if not self.same_site(link.url):
                 continue
@@ -194,8 +222,7 @@ class DiscoveryCrawl(Crawl):
         else:
             why = "every link within reach was followed"
         if self.beyond_depth:
-            why += (f"; {self.beyond_depth} link(s) deeper than OBSRV_DISCOVERY_MAX_DEPTH={self.max_depth}"
-                    " not followed")
+            why += f"; {self.beyond_depth} link(s) deeper than OBSRV_DISCOVERY_MAX_DEPTH={self.max_depth} not followed"
         if self.dead_links:
             why += f"; {self.dead_links} link(s) led to 404/410"
         if self.disallowed:
@@ -209,9 +236,13 @@ class DiscoveryCrawl(Crawl):
         found = len(self.candidates)
         if found:
             status = "partially_failed" if self.errors else "succeeded"
-            return {"status": status, "error_type": None if not self.errors else self.error_types.most_common(1)[0][0],
-                    "error_message": None if not self.errors else f"{len(self.errors)} page(s) failed",
-                    "error_products": self.errors, "candidates": found}
+            return {
+                "status": status,
+                "error_type": None if not self.errors else self.error_types.most_common(1)[0][0],
+                "error_message": None if not self.errors else f"{len(self.errors)} page(s) failed",
+                "error_products": self.errors,
+                "candidates": found,
+            }
         if self.seed_failures:
             error_type, message = self.seed_failures[0]
             message = f"no seed URL could be crawled: {message}"
@@ -220,5 +251,10 @@ class DiscoveryCrawl(Crawl):
             message = f"no product pages found; {len(self.errors)} page(s) failed"
         else:
             error_type, message = "parse", f"no product pages found in {self.pages_parsed} page(s)"
-        return {"status": "failed", "error_type": error_type, "error_message": message,
-                "error_products": self.errors, "candidates": 0}
+        return {
+            "status": "failed",
+            "error_type": error_type,
+            "error_message": message,
+            "error_products": self.errors,
+            "candidates": 0,
+        }

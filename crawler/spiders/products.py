@@ -23,7 +23,7 @@ class ProductCrawl(Crawl):
     def __init__(self, *, products: list[dict], **kwargs):
         super().__init__(**kwargs)
         self.products = products
-        self.notified = {p["id"]: dict(p) for p in products}     # DiffPipeline's state, per product
+        self.notified = {p["id"]: dict(p) for p in products}  # DiffPipeline's state, per product
         self.threshold = Decimal(str(self.website.get("price_threshold_pct", 1)))
         self.attempted = self.ok = 0
         for product in products:
@@ -35,31 +35,42 @@ class ProductCrawl(Crawl):
     def observation(self, response_or_request, **fields) -> ObservationItem:
         product = response_or_request.meta["product"]
         self.attempted += 1
-        return self.item(ObservationItem(website_id=self.website["id"], product_id=product["id"],
-                                         crawl_run_id=self.run_id, observed_at=self.now(), **fields))
+        return self.item(
+            ObservationItem(
+                website_id=self.website["id"],
+                product_id=product["id"],
+                crawl_run_id=self.run_id,
+                observed_at=self.now(),
+                **fields,
+            )
+        )
 
     def failed(self, source, url: str, error_type: str, message: str, status: int | None = None):
         product = source.meta["product"]
         self.record_error(url, error_type, message, product["id"])
-        return self.observation(source, url=product["url"], ok=False, http_status=status, error_type=error_type,
-                                error=message)
+        return self.observation(
+            source, url=product["url"], ok=False, http_status=status, error_type=error_type, error=message
+        )
 
     def parse_product(self, response):
         url = response.meta["product"]["url"]
         if not self.is_html(response):
             content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "unknown"
             kind = "http_status" if response.status >= 400 else "parse"
-            return self.failed(response, url, kind, f"not an HTML page (HTTP {response.status}, {content_type})",
-                               response.status)
+            return self.failed(
+                response, url, kind, f"not an HTML page (HTTP {response.status}, {content_type})", response.status
+            )
         try:
             product = self.extract(response)
         except Exception as exc:  # an extractor bug must cost one observation, never the product's history
             log.exception("extraction failed", extra={"url": response.url, "crawl_run_id": self.run_id})
-            return self.failed(response, url, "parse", f"extraction failed: {type(exc).__name__}: {exc}",
-                               response.status)
+            return self.failed(
+                response, url, "parse", f"extraction failed: {type(exc).__name__}: {exc}", response.status
+            )
         if product.blocked:
-            return self.failed(response, url, "blocked", f"block page (HTTP {response.status}): {product.blocked}",
-                               response.status)
+            return self.failed(
+                response, url, "blocked", f"block page (HTTP {response.status}): {product.blocked}", response.status
+            )
         if response.status >= 400:
             return self.failed(response, url, "http_status", f"HTTP {response.status}", response.status)
         if not product.is_product:
@@ -72,8 +83,14 @@ class ProductCrawl(Crawl):
         if self.suspicious(response.meta["product"], product):
             # A price ×5 or ÷5 is more often a glitch (wrong element, a sale banner) than a real change:
             # look once more before anyone is alerted.
-            self.follow(url, "confirm_product", priority=10, product=response.meta["product"], first=fields,
-                        first_status=response.status)
+            self.follow(
+                url,
+                "confirm_product",
+                priority=10,
+                product=response.meta["product"],
+                first=fields,
+                first_status=response.status,
+            )
             return None
         self.ok += 1
         return self.observation(response, ok=True, http_status=response.status, **fields)
@@ -92,14 +109,22 @@ class ProductCrawl(Crawl):
         first = response.meta["first"]
         try:
             again = self.extract(response) if self.is_html(response) and response.status < 400 else None
-        except Exception:
+        except Exception:  # noqa: BLE001 -- a second look that fails is no second look
             again = None
-        agrees = again is not None and again.is_product and (again.price, again.currency) == (
-            first["price"], first["currency"])
+        agrees = (
+            again is not None
+            and again.is_product
+            and (again.price, again.currency) == (first["price"], first["currency"])
+        )
         self.ok += 1
-        return self.observation(response, ok=True, http_status=response.meta["first_status"], flagged=not agrees,
-                                error=None if agrees else "suspicious price change not confirmed by a re-fetch",
-                                **first)
+        return self.observation(
+            response,
+            ok=True,
+            http_status=response.meta["first_status"],
+            flagged=not agrees,
+            error=None if agrees else "suspicious price change not confirmed by a re-fetch",
+            **first,
+        )
 
     def on_error(self, failure):
         request = failure.request
@@ -108,9 +133,7 @@ class ProductCrawl(Crawl):
 
     def summary(self) -> dict:
         failed = self.attempted - self.ok
-        if self.attempted == 0:
-            status = "succeeded"
-        elif failed == 0:
+        if self.attempted == 0 or failed == 0:
             status = "succeeded"
         elif self.ok == 0:
             status = "failed"

@@ -49,8 +49,17 @@ def touch_key(conn, key_id: int) -> None:
     conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
 
 
-def audit(conn, *, client_id: int | None, api_key_id: int | None, action: str, target_type: str,
-          target_id: int | None, details: dict | None = None, request_id: str | None = None) -> None:
+def audit(
+    conn,
+    *,
+    client_id: int | None,
+    api_key_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    details: dict | None = None,
+    request_id: str | None = None,
+) -> None:
     conn.execute(
         """INSERT INTO audit_log (client_id, api_key_id, action, target_type, target_id, details, request_id)
            VALUES (%s, %s, %s, %s, %s, %s, %s)""",

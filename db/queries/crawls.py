@@ -17,8 +17,9 @@ RUN_COLUMNS = """id, website_id, kind, job_id, status, started_at, finished_at, 
     error_products, summary"""
 
 
-def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: str | None,
-              work_id: int | None = None) -> dict:
+def start_run(
+    conn, *, website_id: int, kind: str, job_id: str | None, worker: str | None, work_id: int | None = None
+) -> dict:
     return conn.execute(
         f"""INSERT INTO crawl_runs (website_id, kind, job_id, worker, work_id) VALUES (%s, %s, %s, %s, %s)
             ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO UPDATE SET heartbeat_at = now()
@@ -29,8 +30,11 @@ def start_run(conn, *, website_id: int, kind: str, job_id: str | None, worker: s
 
 def running(conn, website_id: int) -> dict | None:
     """The website's crawl in progress, if any."""
-    return conn.execute("SELECT id, kind, started_at FROM crawl_runs WHERE website_id = %s AND status = 'running' "
-                        "ORDER BY id DESC LIMIT 1", (website_id,)).fetchone()
+    return conn.execute(
+        "SELECT id, kind, started_at FROM crawl_runs WHERE website_id = %s AND status = 'running' "
+        "ORDER BY id DESC LIMIT 1",
+        (website_id,),
+    ).fetchone()
 
 
 def get_run(conn, run_id: int) -> dict | None:
@@ -39,9 +43,12 @@ def get_run(conn, run_id: int) -> dict | None:
 
 def heartbeat(conn, run_ids: list[int], pages_fetched: list[int]) -> None:
     """Stamp running crawls as alive, with the pages each fetched so far."""
-    conn.execute("""UPDATE crawl_runs r SET heartbeat_at = now(), pages_fetched = v.pages
+    conn.execute(
+        """UPDATE crawl_runs r SET heartbeat_at = now(), pages_fetched = v.pages
                       FROM unnest(%s::bigint[], %s::int[]) AS v(id, pages)
-                     WHERE r.id = v.id AND r.status = 'running'""", (list(run_ids), list(pages_fetched)))
+                     WHERE r.id = v.id AND r.status = 'running'""",
+        (list(run_ids), list(pages_fetched)),
+    )
 
 
 def add_counts(conn, counts: dict[int, tuple[int, int, int, int]]) -> None:
@@ -56,12 +63,22 @@ def add_counts(conn, counts: dict[int, tuple[int, int, int, int]]) -> None:
                   changes_detected = changes_detected + v.changes, heartbeat_at = now()
              FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[])
                   AS v(id, attempted, ok, failed, changes)
-            WHERE r.id = v.id""", (ids, *[list(c) for c in cols]))
+            WHERE r.id = v.id""",
+        (ids, *[list(c) for c in cols]),
+    )
 
 
-def finish_run(conn, run_id: int, *, status: str, pages_fetched: int | None = None, error_type: str | None = None,
-               error_message: str | None = None, error_products: list | None = None,
-               summary: str | None = None) -> dict | None:
+def finish_run(
+    conn,
+    run_id: int,
+    *,
+    status: str,
+    pages_fetched: int | None = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    error_products: list | None = None,
+    summary: str | None = None,
+) -> dict | None:
     """Close a running crawl run (a finished one is left as it is)."""
     return conn.execute(
         f"""UPDATE crawl_runs SET status = %s, finished_at = now(),
@@ -69,8 +86,15 @@ def finish_run(conn, run_id: int, *, status: str, pages_fetched: int | None = No
                    pages_fetched = COALESCE(%s, pages_fetched), error_type = %s, error_message = %s,
                    error_products = %s, summary = %s
              WHERE id = %s AND status = 'running' RETURNING {RUN_COLUMNS}""",
-        (status, pages_fetched, error_type, (error_message or "")[:2000] or None, Jsonb(error_products or []),
-         (summary or "")[:2000] or None, run_id),
+        (
+            status,
+            pages_fetched,
+            error_type,
+            (error_message or "")[:2000] or None,
+            Jsonb(error_products or []),
+            (summary or "")[:2000] or None,
+            run_id,
+        ),
     ).fetchone()
 
 
@@ -82,7 +106,9 @@ def reap_dead(conn, silent_seconds: float) -> list[dict]:
                    error_message = 'worker lost: no heartbeat since ' || to_char(heartbeat_at AT TIME ZONE 'UTC',
                                                                                  'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => %s)
-         RETURNING {RUN_COLUMNS}""", (silent_seconds,)).fetchall()
+         RETURNING {RUN_COLUMNS}""",
+        (silent_seconds,),
+    ).fetchall()
 
 
 def page_runs(conn, website_id: int, *, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
@@ -91,8 +117,10 @@ def page_runs(conn, website_id: int, *, status: str | None, limit: int, offset: 
         where += " AND status = %s"
         params.append(status)
     total = conn.execute(f"SELECT count(*) AS n FROM crawl_runs WHERE {where}", params).fetchone()["n"]
-    rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM crawl_runs WHERE {where} ORDER BY started_at DESC, id DESC "
-                        "LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM crawl_runs WHERE {where} ORDER BY started_at DESC, id DESC LIMIT %s OFFSET %s",
+        [*params, limit, offset],
+    ).fetchall()
     return rows, total
 
 
@@ -105,14 +133,18 @@ def health(conn, website_id: int, days: int = 7) -> dict:
                   count(*) FILTER (WHERE status = 'failed') AS failed,
                   avg(duration_ms) FILTER (WHERE status <> 'running') AS avg_duration_ms
              FROM crawl_runs WHERE website_id = %s AND kind <> 'discovery'
-              AND started_at > now() - make_interval(days => %s)""", (website_id, days)).fetchone()
+              AND started_at > now() - make_interval(days => %s)""",
+        (website_id, days),
+    ).fetchone()
     last_success = conn.execute(
-        "SELECT max(finished_at) AS at FROM crawl_runs WHERE website_id = %s AND status = 'succeeded'",
-        (website_id,)).fetchone()["at"]
+        "SELECT max(finished_at) AS at FROM crawl_runs WHERE website_id = %s AND status = 'succeeded'", (website_id,)
+    ).fetchone()["at"]
     last_error = conn.execute(
         """SELECT finished_at AS at, status, error_type, error_message FROM crawl_runs
             WHERE website_id = %s AND status IN ('failed', 'partially_failed')
-            ORDER BY started_at DESC, id DESC LIMIT 1""", (website_id,)).fetchone()
+            ORDER BY started_at DESC, id DESC LIMIT 1""",
+        (website_id,),
+    ).fetchone()
     return {**stats, "last_success_at": last_success, "last_error": last_error}
 
 
@@ -125,12 +157,17 @@ def offers_json(offers: list | None) -> Jsonb | None:
     """Offers as stored (jsonb): amounts as decimal strings; None (SQL NULL) for no offers."""
     if not offers:
         return None
-    return Jsonb([{key: (format(value, "f") if isinstance(value, Decimal) else value) for key, value in offer.items()}
-                  for offer in offers])
+    return Jsonb(
+        [
+            {key: (format(value, "f") if isinstance(value, Decimal) else value) for key, value in offer.items()}
+            for offer in offers
+        ]
+    )
 
 
-def products_to_crawl(conn, website_id: int, product_ids: list[int] | None = None,
-                      work_id: int | None = None) -> list[dict]:
+def products_to_crawl(
+    conn, website_id: int, product_ids: list[int] | None = None, work_id: int | None = None
+) -> list[dict]:
     """Approved products of a website (optionally only some), with their latest state for the diff.
 
     With ``work_id``, products already observed by an earlier run of the same crawl work (a crawl
@@ -161,12 +198,20 @@ def upsert_candidates(conn, website_id: int, items: list) -> int:
     if not items:
         return 0
     cols = {
-        "url": [i.url for i in items], "identity": [i.identity for i in items], "sku": [i.sku for i in items],
-        "gtin": [i.gtin for i in items], "platform_id": [i.platform_id for i in items],
-        "score": [i.score for i in items], "name": [i.name for i in items], "brand": [i.brand for i in items],
-        "image": [i.image for i in items], "price": [i.price for i in items],
-        "currency": [i.currency for i in items], "availability": [i.availability for i in items],
-        "sources": [Jsonb(i.sources) for i in items], "list_price": [i.list_price for i in items],
+        "url": [i.url for i in items],
+        "identity": [i.identity for i in items],
+        "sku": [i.sku for i in items],
+        "gtin": [i.gtin for i in items],
+        "platform_id": [i.platform_id for i in items],
+        "score": [i.score for i in items],
+        "name": [i.name for i in items],
+        "brand": [i.brand for i in items],
+        "image": [i.image for i in items],
+        "price": [i.price for i in items],
+        "currency": [i.currency for i in items],
+        "availability": [i.availability for i in items],
+        "sources": [Jsonb(i.sources) for i in items],
+        "list_price": [i.list_price for i in items],
         "offers": [offers_json(i.offers) for i in items],
     }
     cur = conn.execute(
@@ -187,8 +232,21 @@ def upsert_candidates(conn, website_id: int, items: list) -> int:
     return cur.rowcount
 
 
-OBSERVATION_COLUMNS = ("product_id", "crawl_run_id", "observed_at", "ok", "price", "currency", "availability",
-                       "http_status", "error_type", "error", "flagged", "list_price", "offers")
+OBSERVATION_COLUMNS = (
+    "product_id",
+    "crawl_run_id",
+    "observed_at",
+    "ok",
+    "price",
+    "currency",
+    "availability",
+    "http_status",
+    "error_type",
+    "error",
+    "flagged",
+    "list_price",
+    "offers",
+)
 
 
 def write_observations(conn, items: list) -> list[int]:
@@ -198,10 +256,23 @@ def write_observations(conn, items: list) -> list[int]:
         return []
     with conn.cursor().copy(f"COPY observations ({', '.join(OBSERVATION_COLUMNS)}) FROM STDIN") as copy:
         for i in items:
-            copy.write_row((i.product_id, i.crawl_run_id or None, i.observed_at, i.ok, i.price if i.ok else None,
-                            i.currency if i.ok else None, i.availability if i.ok else None, i.http_status,
-                            i.error_type, (i.error or "")[:1000] or None, i.flagged,
-                            i.list_price if i.ok else None, offers_json(i.offers) if i.ok else None))
+            copy.write_row(
+                (
+                    i.product_id,
+                    i.crawl_run_id or None,
+                    i.observed_at,
+                    i.ok,
+                    i.price if i.ok else None,
+                    i.currency if i.ok else None,
+                    i.availability if i.ok else None,
+                    i.http_status,
+                    i.error_type,
+                    (i.error or "")[:1000] or None,
+                    i.flagged,
+                    i.list_price if i.ok else None,
+                    offers_json(i.offers) if i.ok else None,
+                )
+            )
     ok = [i for i in items if i.ok and not i.flagged]
     if ok:
         # The first good observation is the baseline: what the client is "notified" of from the start;
@@ -227,13 +298,24 @@ def write_observations(conn, items: list) -> list[int]:
                    AS v(id, name, price, currency, availability, sku, gtin, brand, image, sources, list_price, offers,
                         observed_at, changed, price_notified, stock_notified)
              WHERE p.id = v.id""",
-            ([i.product_id for i in ok], [i.name for i in ok], [i.price for i in ok], [i.currency for i in ok],
-             [i.availability for i in ok], [i.sku for i in ok], [i.gtin for i in ok], [i.brand for i in ok],
-             [i.image for i in ok], [Jsonb(i.sources) for i in ok], [i.list_price for i in ok],
-             [offers_json(i.offers) for i in ok], [i.observed_at for i in ok],
-             [bool(i.changes) for i in ok],
-             [any(c["type"] == "price_changed" for c in i.changes) for i in ok],
-             [any(c["type"] == "stock_changed" for c in i.changes) for i in ok]),
+            (
+                [i.product_id for i in ok],
+                [i.name for i in ok],
+                [i.price for i in ok],
+                [i.currency for i in ok],
+                [i.availability for i in ok],
+                [i.sku for i in ok],
+                [i.gtin for i in ok],
+                [i.brand for i in ok],
+                [i.image for i in ok],
+                [Jsonb(i.sources) for i in ok],
+                [i.list_price for i in ok],
+                [offers_json(i.offers) for i in ok],
+                [i.observed_at for i in ok],
+                [bool(i.changes) for i in ok],
+                [any(c["type"] == "price_changed" for c in i.changes) for i in ok],
+                [any(c["type"] == "stock_changed" for c in i.changes) for i in ok],
+            ),
         )
     failed = [i for i in items if not i.ok or i.flagged]
     if failed:
@@ -242,10 +324,22 @@ def write_observations(conn, items: list) -> list[int]:
                  FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, observed_at) WHERE p.id = v.id""",
             ([i.product_id for i in failed], [i.observed_at for i in failed]),
         )
-    return webhooks_q.insert_events(conn, [
-        {"website_id": i.website_id, "product_id": i.product_id, "type": c["type"], "before": _json(c["before"]),
-         "after": _json(c["after"]), "change_pct": c["change_pct"], "observed_at": i.observed_at}
-        for i in ok for c in i.changes])
+    return webhooks_q.insert_events(
+        conn,
+        [
+            {
+                "website_id": i.website_id,
+                "product_id": i.product_id,
+                "type": c["type"],
+                "before": _json(c["before"]),
+                "after": _json(c["after"]),
+                "change_pct": c["change_pct"],
+                "observed_at": i.observed_at,
+            }
+            for i in ok
+            for c in i.changes
+        ],
+    )
 
 
 def _json(state: dict) -> dict:

@@ -30,8 +30,17 @@ ITEM_JSON = """'{"id":' || id || ',"observed_at":' || to_json(observed_at)::text
                  || ',"flagged":' || flagged::text || '}' END"""
 
 
-def history_page(conn, product_id: int, *, client_id: int, start: datetime, end: datetime, limit: int,
-                 descending: bool, after: tuple[datetime, int] | None) -> tuple[str | None, bool, datetime | None, int | None]:
+def history_page(
+    conn,
+    product_id: int,
+    *,
+    client_id: int,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    descending: bool,
+    after: tuple[datetime, int] | None,
+) -> tuple[str | None, bool, datetime | None, int | None]:
     """One page of a product's observations in [start, end), after the cursor ``(observed_at, id)``, if the
     product is one of the client's approved ones (an empty page otherwise: tell the cases apart only then).
 
@@ -46,17 +55,21 @@ def history_page(conn, product_id: int, *, client_id: int, start: datetime, end:
     if after is not None:
         # The plain bound on observed_at is implied by the row comparison, but only it lets Postgres skip
         # the monthly partitions on the far side of the cursor.
-        keyset = ("AND observed_at <= %(after_at)s AND (observed_at, id) < (%(after_at)s, %(after_id)s)"
-                  if descending else
-                  "AND observed_at >= %(after_at)s AND (observed_at, id) > (%(after_at)s, %(after_id)s)")
+        keyset = (
+            "AND observed_at <= %(after_at)s AND (observed_at, id) < (%(after_at)s, %(after_id)s)"
+            if descending
+            else "AND observed_at >= %(after_at)s AND (observed_at, id) > (%(after_at)s, %(after_id)s)"
+        )
         params.update(after_at=after[0], after_id=after[1])
     order = "observed_at DESC, id DESC" if descending else "observed_at ASC, id ASC"
     # The owner check is a scalar sub-query on the two primary keys: as an EXISTS on client_id, Postgres
     # walked all the client's websites. The aggregates all take the page's own order, so Postgres reads
     # the rows as they come, with no sort and no window (numbering the rows to leave the extra one out
     # cost a quarter of the query): the extra row's item is cut off here instead.
-    items, fetched, last_at, last_id, extra_id = conn.cursor(row_factory=tuple_row).execute(
-        f"""WITH page AS (
+    items, fetched, last_at, last_id, extra_id = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            f"""WITH page AS (
                 SELECT {ITEM_JSON} AS item, observed_at, id
                   FROM observations
                  WHERE product_id = %(product)s AND observed_at >= %(start)s AND observed_at < %(end)s
@@ -70,10 +83,13 @@ def history_page(conn, product_id: int, *, client_id: int, start: datetime, end:
                        array_agg(observed_at ORDER BY {order}) AS ats, array_agg(id ORDER BY {order}) AS ids
                   FROM page)
             SELECT items, fetched, ats[%(limit)s], ids[%(limit)s], ids[%(limit)s + 1] FROM agg""",
-        params).fetchone()
+            params,
+        )
+        .fetchone()
+    )
     more = fetched > limit
     if more:
-        items = items[:_item_start(items, extra_id)]
+        items = items[: _item_start(items, extra_id)]
     return items, more, last_at, last_id
 
 
@@ -107,7 +123,8 @@ def live_statistics(conn, product_id: int, since: date) -> list[dict]:
     """Monthly statistics computed from the observations themselves (the current month, say)."""
     return conn.execute(
         STATS_SELECT + " WHERE product_id = %s AND observed_at >= %s GROUP BY product_id, 2 ORDER BY 2",
-        (product_id, since)).fetchall()
+        (product_id, since),
+    ).fetchall()
 
 
 def stored_statistics(conn, product_id: int, since: date, before: date) -> list[dict]:
@@ -115,7 +132,8 @@ def stored_statistics(conn, product_id: int, since: date, before: date) -> list[
         """SELECT product_id, month, currency, min_price, max_price, avg_price, last_price, observations,
                   ok_observations, in_stock_ratio
              FROM product_statistics WHERE product_id = %s AND month >= %s AND month < %s ORDER BY month""",
-        (product_id, since, before)).fetchall()
+        (product_id, since, before),
+    ).fetchall()
 
 
 def aggregate_month(conn, month: date) -> int:
@@ -124,14 +142,15 @@ def aggregate_month(conn, month: date) -> int:
     cur = conn.execute(
         "INSERT INTO product_statistics (product_id, month, currency, min_price, max_price, avg_price, last_price, "
         "observations, ok_observations, in_stock_ratio) "
-        + STATS_SELECT +
-        """ WHERE observed_at >= %s AND observed_at < %s GROUP BY product_id, 2
+        + STATS_SELECT
+        + """ WHERE observed_at >= %s AND observed_at < %s GROUP BY product_id, 2
             ON CONFLICT (product_id, month) DO UPDATE SET
                 currency = EXCLUDED.currency, min_price = EXCLUDED.min_price, max_price = EXCLUDED.max_price,
                 avg_price = EXCLUDED.avg_price, last_price = EXCLUDED.last_price,
                 observations = EXCLUDED.observations, ok_observations = EXCLUDED.ok_observations,
                 in_stock_ratio = EXCLUDED.in_stock_ratio, computed_at = now()""",
-        (datetime(first.year, first.month, 1), datetime(nxt.year, nxt.month, 1)))
+        (datetime(first.year, first.month, 1), datetime(nxt.year, nxt.month, 1)),
+    )
     return cur.rowcount
 
 
@@ -157,6 +176,10 @@ def drop_month(conn, month: date) -> None:
 
 def delete_older(conn, table: str, column: str, days: int) -> int:
     """Row retention for the small tables (deliveries, crawl runs)."""
-    cur = conn.execute(sql.SQL("DELETE FROM {} WHERE {} < now() - make_interval(days => %s)").format(
-        sql.Identifier(table), sql.Identifier(column)), (days,))
+    cur = conn.execute(
+        sql.SQL("DELETE FROM {} WHERE {} < now() - make_interval(days => %s)").format(
+            sql.Identifier(table), sql.Identifier(column)
+        ),
+        (days,),
+    )
     return cur.rowcount

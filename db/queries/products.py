@@ -26,8 +26,12 @@ class ApprovalError(ValueError):
 
 
 def has_approved(conn, website_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM products WHERE website_id = %s AND status = 'approved' LIMIT 1",
-                        (website_id,)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM products WHERE website_id = %s AND status = 'approved' LIMIT 1", (website_id,)
+        ).fetchone()
+        is not None
+    )
 
 
 def approve(conn, website_id: int, product_ids: list[int]) -> tuple[list[int], int]:
@@ -43,27 +47,42 @@ def approve(conn, website_id: int, product_ids: list[int]) -> tuple[list[int], i
     found = {r["id"]: r["status"] for r in rows}
     unknown = [i for i in wanted if i not in found or found[i] == "removed"]
     if unknown:
-        raise ApprovalError(f"{len(unknown)} product id(s) are not candidates of this website",
-                            {"product_ids": [f"not a candidate of this website: {i}" for i in unknown]})
+        raise ApprovalError(
+            f"{len(unknown)} product id(s) are not candidates of this website",
+            {"product_ids": [f"not a candidate of this website: {i}" for i in unknown]},
+        )
     new = [i for i in wanted if found[i] == "discovered"]
-    already = conn.execute("SELECT count(*) AS n FROM products WHERE website_id = %s AND status = 'approved'",
-                           (website_id,)).fetchone()["n"]
+    already = conn.execute(
+        "SELECT count(*) AS n FROM products WHERE website_id = %s AND status = 'approved'", (website_id,)
+    ).fetchone()["n"]
     if already + len(new) > MAX_APPROVED:
         raise ApprovalError(
             f"at most {MAX_APPROVED} products may be approved per website: {already} already are, "
             f"{len(new)} more would make {already + len(new)}",
-            {"product_ids": [f"too many: {MAX_APPROVED - already} more can be approved"]})
+            {"product_ids": [f"too many: {MAX_APPROVED - already} more can be approved"]},
+        )
     if new:
-        conn.execute("UPDATE products SET status = 'approved', approved_at = now(), updated_at = now() "
-                     "WHERE id = ANY(%s)", (new,))
+        conn.execute(
+            "UPDATE products SET status = 'approved', approved_at = now(), updated_at = now() WHERE id = ANY(%s)",
+            (new,),
+        )
     return new, already + len(new)
 
 
 SORT_COLUMNS = {"name": "p.name", "price": "p.price", "last_change": "p.last_changed_at", "id": "p.id"}
 
 
-def page_for_client(conn, client_id: int, *, website_id: int | None, availability: str | None,
-                    limit: int, offset: int, search: str | None = None, sort: str = "id") -> tuple[list[dict], int]:
+def page_for_client(
+    conn,
+    client_id: int,
+    *,
+    website_id: int | None,
+    availability: str | None,
+    limit: int,
+    offset: int,
+    search: str | None = None,
+    sort: str = "id",
+) -> tuple[list[dict], int]:
     where = ["w.client_id = %s", "p.status = 'approved'"]
     params: list = [client_id]
     if website_id is not None:
@@ -80,8 +99,10 @@ def page_for_client(conn, client_id: int, *, website_id: int | None, availabilit
     direction = "DESC NULLS LAST" if sort.startswith("-") else "ASC NULLS LAST"
     base = f"FROM products p JOIN websites w ON w.id = p.website_id WHERE {clause}"
     total = conn.execute(f"SELECT count(*) AS n {base}", params).fetchone()["n"]
-    rows = conn.execute(f"SELECT {PUBLIC_COLUMNS} {base} ORDER BY {column} {direction}, p.id LIMIT %s OFFSET %s",
-                        [*params, limit, offset]).fetchall()
+    rows = conn.execute(
+        f"SELECT {PUBLIC_COLUMNS} {base} ORDER BY {column} {direction}, p.id LIMIT %s OFFSET %s",
+        [*params, limit, offset],
+    ).fetchall()
     return rows, total
 
 

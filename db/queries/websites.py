@@ -13,8 +13,18 @@ from psycopg.types.json import Jsonb
 COLUMNS = """id, client_id, name, domain, seed_urls, status, status_reason, schedule, next_crawl_at,
     price_threshold_pct, webhook_url, webhook_mode, webhook_enabled, render_js, selectors,
     crawl_rate_per_minute, consecutive_failures, created_at, updated_at"""
-UPDATABLE = ("name", "schedule", "next_crawl_at", "price_threshold_pct", "webhook_url", "webhook_mode", "render_js",
-             "crawl_rate_per_minute", "selectors", "webhook_enabled")
+UPDATABLE = (
+    "name",
+    "schedule",
+    "next_crawl_at",
+    "price_threshold_pct",
+    "webhook_url",
+    "webhook_mode",
+    "render_js",
+    "crawl_rate_per_minute",
+    "selectors",
+    "webhook_enabled",
+)
 
 
 def claim_due(conn, limit: int = 500) -> list[dict]:
@@ -22,7 +32,9 @@ def claim_due(conn, limit: int = 500) -> list[dict]:
     return conn.execute(
         """SELECT id, domain, schedule, next_crawl_at FROM websites
             WHERE status = 'active' AND next_crawl_at <= now()
-            ORDER BY next_crawl_at LIMIT %s FOR UPDATE SKIP LOCKED""", (limit,)).fetchall()
+            ORDER BY next_crawl_at LIMIT %s FOR UPDATE SKIP LOCKED""",
+        (limit,),
+    ).fetchall()
 
 
 def stuck_in_discovery(conn, *, idle_seconds: int = 600, limit: int = 100) -> list[dict]:
@@ -34,24 +46,51 @@ def stuck_in_discovery(conn, *, idle_seconds: int = 600, limit: int = 100) -> li
                                  AND (r.status = 'running' OR r.started_at > now() - interval '1 hour'))
               AND NOT EXISTS (SELECT 1 FROM crawl_work k WHERE k.website_id = w.id AND k.kind = 'discovery'
                                  AND k.status IN ('queued', 'running'))
-            ORDER BY w.id LIMIT %s""", (idle_seconds, limit)).fetchall()
+            ORDER BY w.id LIMIT %s""",
+        (idle_seconds, limit),
+    ).fetchall()
 
 
 def set_next_crawl(conn, website_id: int, when: datetime) -> None:
     conn.execute("UPDATE websites SET next_crawl_at = %s WHERE id = %s", (when, website_id))
 
 
-def insert(conn, *, client_id: int, name: str, domain: str, seed_urls: list[str], schedule: str,
-           next_crawl_at, price_threshold_pct, webhook_url, webhook_mode: str, render_js: bool,
-           crawl_rate_per_minute: int, selectors: dict) -> dict:
+def insert(
+    conn,
+    *,
+    client_id: int,
+    name: str,
+    domain: str,
+    seed_urls: list[str],
+    schedule: str,
+    next_crawl_at,
+    price_threshold_pct,
+    webhook_url,
+    webhook_mode: str,
+    render_js: bool,
+    crawl_rate_per_minute: int,
+    selectors: dict,
+) -> dict:
     return conn.execute(
         f"""INSERT INTO websites (client_id, name, domain, seed_urls, schedule, next_crawl_at, price_threshold_pct,
                                   webhook_url, webhook_mode, render_js, crawl_rate_per_minute, selectors)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (client_id, domain) DO NOTHING
             RETURNING {COLUMNS}""",
-        (client_id, name, domain, seed_urls, schedule, next_crawl_at, price_threshold_pct, webhook_url,
-         webhook_mode, render_js, crawl_rate_per_minute, Jsonb(selectors or {})),
+        (
+            client_id,
+            name,
+            domain,
+            seed_urls,
+            schedule,
+            next_crawl_at,
+            price_threshold_pct,
+            webhook_url,
+            webhook_mode,
+            render_js,
+            crawl_rate_per_minute,
+            Jsonb(selectors or {}),
+        ),
     ).fetchone()
 
 
@@ -79,8 +118,9 @@ def page(conn, client_id: int, *, status: str | None, limit: int, offset: int) -
         where += " AND status = %s"
         params.append(status)
     total = conn.execute(f"SELECT count(*) AS n FROM websites WHERE {where}", params).fetchone()["n"]
-    rows = conn.execute(f"SELECT {COLUMNS} FROM websites WHERE {where} ORDER BY id LIMIT %s OFFSET %s",
-                        [*params, limit, offset]).fetchall()
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM websites WHERE {where} ORDER BY id LIMIT %s OFFSET %s", [*params, limit, offset]
+    ).fetchall()
     return rows, total
 
 
@@ -101,8 +141,9 @@ def lock_status(conn, website_id: int) -> dict | None:
     return conn.execute("SELECT status, schedule FROM websites WHERE id = %s FOR UPDATE", (website_id,)).fetchone()
 
 
-def change_status(conn, website_id: int, *, old: str, new: str, reason: str | None,
-                  next_crawl_at: datetime | None = None) -> dict | None:
+def change_status(
+    conn, website_id: int, *, old: str, new: str, reason: str | None, next_crawl_at: datetime | None = None
+) -> dict | None:
     """The UPDATE of a transition scheduler.lifecycle checked: only if the website is still ``old``.
 
     Entering ``active`` starts the failure count again; ``next_crawl_at``, when given, is the next run.
@@ -121,9 +162,12 @@ def count_crawl_outcome(conn, website_id: int, *, failed: bool) -> dict | None:
     """One more consecutive failed crawl, or none after a success; the website's status and count after it."""
     return conn.execute(
         """UPDATE websites SET consecutive_failures = CASE WHEN %s THEN consecutive_failures + 1 ELSE 0 END
-            WHERE id = %s RETURNING id, status, consecutive_failures, name""", (failed, website_id)).fetchone()
+            WHERE id = %s RETURNING id, status, consecutive_failures, name""",
+        (failed, website_id),
+    ).fetchone()
 
 
 def delete(conn, website_id: int, client_id: int) -> dict | None:
-    return conn.execute("DELETE FROM websites WHERE id = %s AND client_id = %s RETURNING id, name, domain",
-                        (website_id, client_id)).fetchone()
+    return conn.execute(
+        "DELETE FROM websites WHERE id = %s AND client_id = %s RETURNING id, name, domain", (website_id, client_id)
+    ).fetchone()

@@ -21,21 +21,38 @@ WORK_COLUMNS = "id, website_id, kind, job_id, product_ids, status, run_after, at
 FULL_CRAWLS = ("scheduled", "manual")
 
 
-def enqueue(conn, website_id: int, kind: str, *, product_ids: list[int] | None = None, job_id: str | None = None,
-            run_after: datetime | None = None, coalesce: bool = False) -> str | None:
+def enqueue(
+    conn,
+    website_id: int,
+    kind: str,
+    *,
+    product_ids: list[int] | None = None,
+    job_id: str | None = None,
+    run_after: datetime | None = None,
+    coalesce: bool = False,
+) -> str | None:
     """Queue a crawl; its job id (None if the same job id exists, or ``coalesce`` and a full crawl of the
     website is already waiting or running)."""
     job_id = job_id or crawl_job_id(website_id, kind)
     guard = ""
     if coalesce:
-        guard = (" WHERE NOT EXISTS (SELECT 1 FROM crawl_work WHERE website_id = %(website)s "
-                 "AND status IN ('queued', 'running') AND kind = ANY(%(full)s))")
+        guard = (
+            " WHERE NOT EXISTS (SELECT 1 FROM crawl_work WHERE website_id = %(website)s "
+            "AND status IN ('queued', 'running') AND kind = ANY(%(full)s))"
+        )
     row = conn.execute(
         f"""INSERT INTO crawl_work (website_id, kind, job_id, product_ids, run_after)
             SELECT %(website)s, %(kind)s, %(job)s, %(products)s, COALESCE(%(after)s, now()){guard}
             ON CONFLICT (job_id) DO NOTHING RETURNING job_id""",
-        {"website": website_id, "kind": kind, "job": job_id, "products": list(product_ids) if product_ids else None,
-         "after": run_after, "full": list(FULL_CRAWLS)}).fetchone()
+        {
+            "website": website_id,
+            "kind": kind,
+            "job": job_id,
+            "products": list(product_ids) if product_ids else None,
+            "after": run_after,
+            "full": list(FULL_CRAWLS),
+        },
+    ).fetchone()
     return row["job_id"] if row else None
 
 
@@ -66,15 +83,22 @@ def _claim(conn, worker: str, limit: int) -> list[dict]:
     with conn.transaction():
         due = conn.execute(
             """SELECT id, website_id FROM crawl_work WHERE status = 'queued' AND run_after <= now()
-                ORDER BY run_after, id LIMIT %s FOR UPDATE SKIP LOCKED""", (limit * 2,)).fetchall()
+                ORDER BY run_after, id LIMIT %s FOR UPDATE SKIP LOCKED""",
+            (limit * 2,),
+        ).fetchall()
         if not due:
             return []
         websites = list({r["website_id"] for r in due})
         # lock the websites too: two crawlers claiming two works of one website, one of them skips it
-        free = {r["id"] for r in conn.execute(
-            """SELECT id FROM websites w WHERE id = ANY(%s)
+        free = {
+            r["id"]
+            for r in conn.execute(
+                """SELECT id FROM websites w WHERE id = ANY(%s)
                  AND NOT EXISTS (SELECT 1 FROM crawl_work r WHERE r.website_id = w.id AND r.status = 'running')
-               FOR NO KEY UPDATE SKIP LOCKED""", (websites,)).fetchall()}
+               FOR NO KEY UPDATE SKIP LOCKED""",
+                (websites,),
+            ).fetchall()
+        }
         picked, taken = [], set()
         for row in due:
             if row["website_id"] in free and row["website_id"] not in taken and len(picked) < limit:
@@ -85,7 +109,9 @@ def _claim(conn, worker: str, limit: int) -> list[dict]:
         return conn.execute(
             f"""UPDATE crawl_work SET status = 'running', claimed_by = %s, heartbeat_at = now(),
                        attempts = attempts + 1
-                 WHERE id = ANY(%s) RETURNING {WORK_COLUMNS}""", (worker, picked)).fetchall()
+                 WHERE id = ANY(%s) RETURNING {WORK_COLUMNS}""",
+            (worker, picked),
+        ).fetchall()
 
 
 def hand_back(conn, work_ids: list[int], worker: str, *, delay_seconds: float = 0.0, note: str | None = None) -> int:
@@ -95,18 +121,24 @@ def hand_back(conn, work_ids: list[int], worker: str, *, delay_seconds: float = 
                   attempts = greatest(attempts - 1, 0), note = COALESCE(%s, note),
                   run_after = now() + make_interval(secs => %s)
             WHERE id = ANY(%s) AND claimed_by = %s AND status = 'running'""",
-        (note, delay_seconds, list(work_ids), worker)).rowcount
+        (note, delay_seconds, list(work_ids), worker),
+    ).rowcount
 
 
 def finish(conn, work_id: int, worker: str, *, note: str | None = None) -> bool:
-    return bool(conn.execute(
-        """UPDATE crawl_work SET status = 'done', finished_at = now(), note = COALESCE(%s, note)
-            WHERE id = %s AND claimed_by = %s AND status = 'running'""", (note, work_id, worker)).rowcount)
+    return bool(
+        conn.execute(
+            """UPDATE crawl_work SET status = 'done', finished_at = now(), note = COALESCE(%s, note)
+            WHERE id = %s AND claimed_by = %s AND status = 'running'""",
+            (note, work_id, worker),
+        ).rowcount
+    )
 
 
 def heartbeat(conn, worker: str) -> int:
-    return conn.execute("UPDATE crawl_work SET heartbeat_at = now() WHERE claimed_by = %s AND status = 'running'",
-                        (worker,)).rowcount
+    return conn.execute(
+        "UPDATE crawl_work SET heartbeat_at = now() WHERE claimed_by = %s AND status = 'running'", (worker,)
+    ).rowcount
 
 
 def reap(conn, silent_seconds: float, max_attempts: int) -> list[dict]:
@@ -117,7 +149,9 @@ def reap(conn, silent_seconds: float, max_attempts: int) -> list[dict]:
                    finished_at = CASE WHEN attempts < %s THEN NULL ELSE now() END,
                    note = 'crawler lost: ' || claimed_by, claimed_by = NULL, heartbeat_at = NULL, run_after = now()
              WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => %s)
-         RETURNING {WORK_COLUMNS}""", (max_attempts, max_attempts, silent_seconds)).fetchall()
+         RETURNING {WORK_COLUMNS}""",
+        (max_attempts, max_attempts, silent_seconds),
+    ).fetchall()
 
 
 def counts(conn) -> dict:
@@ -127,5 +161,6 @@ def counts(conn) -> dict:
                   count(*) FILTER (WHERE status = 'queued') AS queued,
                   count(*) FILTER (WHERE status = 'running') AS running,
                   count(*) FILTER (WHERE status = 'done') AS done,
-                  count(*) FILTER (WHERE status = 'failed') AS failed FROM crawl_work""").fetchone()
+                  count(*) FILTER (WHERE status = 'failed') AS failed FROM crawl_work"""
+    ).fetchone()
     return dict(row)

@@ -84,7 +84,9 @@ def test_create_key_validation_is_400_per_field(client, new_client):
     body = assert_error(client.post("/v1/auth/keys", json={"scopes": ["root"]}, headers=bearer(admin)), 400)
     assert "name" in body["errors"]["json"] and "scopes" in body["errors"]["json"]
     assert_error(client.post("/v1/auth/keys", json={"name": "x", "scopes": []}, headers=bearer(admin)), 400)
-    response = client.post("/v1/auth/keys", data="not json", headers={**bearer(admin), "Content-Type": "application/json"})
+    response = client.post(
+        "/v1/auth/keys", data="not json", headers={**bearer(admin), "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 

@@ -7,8 +7,9 @@ from tests.conftest import ROOT, bearer
 
 
 def run_cli(services, *args):
-    return subprocess.run([sys.executable, "-m", "api", *args], cwd=ROOT, env=services.env(),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args], cwd=ROOT, env=services.env(), capture_output=True, text=True, timeout=60
+    )
 
 
 def test_create_client_prints_id_and_a_working_admin_key(services, db, client):
@@ -26,7 +27,12 @@ def test_create_client_prints_id_and_a_working_admin_key(services, db, client):
 
 def test_create_client_rejects_bad_input_and_missing_database(services, db, tmp_path):
     assert run_cli(services, "create-client", "").returncode == 2
-    result = subprocess.run([sys.executable, "-m", "api", "create-client", "X"], cwd=ROOT,
-                            env={**services.env(), "DATABASE_URL": "", "OBSRV_RUN_DIR": str(tmp_path)},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "api", "create-client", "X"],
+        cwd=ROOT,
+        env={**services.env(), "DATABASE_URL": "", "OBSRV_RUN_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "DATABASE_URL" in result.stderr

@@ -22,12 +22,24 @@ def api(services):
     """gunicorn with the project's config on a socket this test bound (127.0.0.1, a free port): requests
     queue in its backlog until a worker is up, so nothing waits on the clock."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-    env = services.env(OBSRV_API_WORKERS="1", OBSRV_API_THREADS="2", OBSRV_LOG_LEVEL="WARNING",
-                       PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([str(GUNICORN), "-c", str(ROOT / "api" / "gunicorn.conf.py"),
-                             "--bind", f"fd://{listener.fileno()}", "api:create_app()"],
-                            cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    env = services.env(OBSRV_API_WORKERS="1", OBSRV_API_THREADS="2", OBSRV_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "-c",
+            str(ROOT / "api" / "gunicorn.conf.py"),
+            "--bind",
+            f"fd://{listener.fileno()}",
+            "api:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        pass_fds=[listener.fileno()],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     yield listener.getsockname()[:2]
     os.killpg(proc.pid, signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
@@ -51,15 +63,19 @@ def exchange(address, raw: bytes) -> tuple[int, dict[str, str], bytes]:
 HOST = b"Host: 127.0.0.1\r\n"
 
 
-@pytest.mark.parametrize("raw, status", [
-    (b"GARBAGE\r\n\r\n", 400),                                                       # no request line
-    (b"GET /health/live HTTP/1.1 extra\r\n" + HOST + b"\r\n", 400),
-    (b"GET /health/live HTTP/9.9\r\n" + HOST + b"\r\n", 400),                         # no such version
-    (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n" + HOST + b"\r\n", 414),              # over limit_request_line
-    (b"GET /health/live HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    (b"GET /health/live HTTP/1.1\r\n" + HOST + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431),
-    (b"GET /health/live HTTP/1.1\r\n" + HOST + b"Bad Header: 1\r\n\r\n", 400),     # a space in a name
-], ids=["garbage", "extra-field", "version", "uri-414", "header-size-431", "header-count-431", "header-name"])
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        (b"GARBAGE\r\n\r\n", 400),  # no request line
+        (b"GET /health/live HTTP/1.1 extra\r\n" + HOST + b"\r\n", 400),
+        (b"GET /health/live HTTP/9.9\r\n" + HOST + b"\r\n", 400),  # no such version
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n" + HOST + b"\r\n", 414),  # over limit_request_line
+        (b"GET /health/live HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+        (b"GET /health/live HTTP/1.1\r\n" + HOST + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431),
+        (b"GET /health/live HTTP/1.1\r\n" + HOST + b"Bad Header: 1\r\n\r\n", 400),  # a space in a name
+    ],
+    ids=["garbage", "extra-field", "version", "uri-414", "header-size-431", "header-count-431", "header-name"],
+)
 def test_gunicorn_refusals_are_the_error_shape(api, raw, status):
     code, headers, body = exchange(api, raw)
     assert code == status

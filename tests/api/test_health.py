@@ -30,8 +30,9 @@ def test_ready_is_503_naming_redis_when_redis_is_stopped(make_app, services, tmp
 
 
 def test_ready_is_503_naming_postgres_when_postgres_is_unreachable(make_app, tmp_path):
-    app = make_app(DATABASE_URL=f"postgresql://postgres@/obsrv?host={tmp_path}&connect_timeout=1",
-                   OBSRV_HEALTH_TIMEOUT=1.0)
+    app = make_app(
+        DATABASE_URL=f"postgresql://postgres@/obsrv?host={tmp_path}&connect_timeout=1", OBSRV_HEALTH_TIMEOUT=1.0
+    )
     response = app.test_client().get("/health/ready")
     assert response.status_code == 503
     body = response.get_json()

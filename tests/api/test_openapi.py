@@ -12,7 +12,7 @@ import collections
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -35,8 +35,12 @@ from tests.support.names import Offline
 # candidates. For these operations alone a 400 counts as an answer to schema-valid input (added to
 # positive_data_acceptance's default expected statuses).
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
-SEMANTIC_400 = ["POST /v1/websites", "PATCH /v1/websites/{website_id}", "GET /v1/products/{product_id}/history",
-                "POST /v1/websites/{website_id}/approve-products"]
+SEMANTIC_400 = [
+    "POST /v1/websites",
+    "PATCH /v1/websites/{website_id}",
+    "GET /v1/products/{product_id}/history",
+    "POST /v1/websites/{website_id}/approve-products",
+]
 
 FUZZ = {
     "seed": 1216,
@@ -45,15 +49,31 @@ FUZZ = {
     # may not hold it (a 400 before any view, tests/api/test_hostile_input.py), which no `type: string` says.
     "generation": {"max-examples": 50, "deterministic": True, "database": "none", "allow-x00": False},
     "checks": {"enabled": True},
-    "operations": [{"include-name": SEMANTIC_400, "checks": {"positive_data_acceptance": {
-        "expected-statuses": [*ACCEPTED, "400"]}}}],
+    "operations": [
+        {
+            "include-name": SEMANTIC_400,
+            "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
+        }
+    ],
 }
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 EVERY_CHECK = {  # schemathesis 4's built-in checks, and this file's own
-    "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
-    "response_schema_conformance", "negative_data_rejection", "positive_data_acceptance", "missing_required_header",
-    "unsupported_method", "allow_header_conformance", "use_after_free", "ensure_resource_availability",
-    "ignored_auth", "object_level_authorization", "pagination_header_conformance"}
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "use_after_free",
+    "ensure_resource_availability",
+    "ignored_auth",
+    "object_level_authorization",
+    "pagination_header_conformance",
+}
 
 
 def _document(client) -> dict:
@@ -78,16 +98,18 @@ def _resolve(document: dict, node: dict) -> dict:
 
 def test_the_document_is_valid_openapi(client):
     document = _document(client)
-    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                for e in OpenAPIV30SpecValidator(document).iter_errors()]
+    problems = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in OpenAPIV30SpecValidator(document).iter_errors()
+    ]
     assert problems == []
     threshold = document["components"]["schemas"]["WebsiteCreate"]["properties"]["price_threshold_pct"]
     assert threshold["anyOf"][0] == {"type": "number", "minimum": 0, "maximum": 100}
 
 
 def _website(client, key, **fields):
-    response = client.post("/v1/websites", headers=bearer(key),
-                           json={"name": "Shop", "seed_urls": ["https://shop.example/"], **fields})
+    response = client.post(
+        "/v1/websites", headers=bearer(key), json={"name": "Shop", "seed_urls": ["https://shop.example/"], **fields}
+    )
     assert response.status_code == 202, response.get_json()
     return client.get(f"/v1/websites/{response.get_json()['id']}", headers=bearer(key))
 
@@ -110,13 +132,18 @@ def test_threshold_outside_what_the_document_allows_is_refused(client, new_clien
     document = _document(client)
     declared = document["components"]["schemas"]["WebsiteCreate"]["properties"]["price_threshold_pct"]
     assert not _validator(document, declared).is_valid(value)
-    response = client.post("/v1/websites", headers=bearer(key),
-                           json={"name": "Shop", "seed_urls": ["https://shop.example/"], "price_threshold_pct": value})
+    response = client.post(
+        "/v1/websites",
+        headers=bearer(key),
+        json={"name": "Shop", "seed_urls": ["https://shop.example/"], "price_threshold_pct": value},
+    )
     assert response.status_code == 400 and "price_threshold_pct" in response.get_json()["errors"]["json"]
 
 
-@pytest.mark.parametrize("method, path", [("PUT", "/v1/websites"), ("DELETE", "/v1/products"),
-                                          ("TRACE", "/health/live"), ("POST", "/v1/products/1")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("PUT", "/v1/websites"), ("DELETE", "/v1/products"), ("TRACE", "/health/live"), ("POST", "/v1/products/1")],
+)
 def test_405_says_allow_in_the_error_shape(client, method, path):
     response = client.open(path, method=method)
     assert response.status_code == 405
@@ -131,16 +158,23 @@ def test_x_pagination_matches_its_declared_schema(client, new_client):
     document = _document(client)
     for _ in range(3):
         _website(client, key, name=f"Shop {_}", seed_urls=[f"https://shop{_}.example/"])
-    declared = _resolve(document, document["paths"]["/v1/websites"]["get"]["responses"]["200"]["headers"][
-        "X-Pagination"])
+    declared = _resolve(
+        document, document["paths"]["/v1/websites"]["get"]["responses"]["200"]["headers"]["X-Pagination"]
+    )
     # a JSON object in a header is media-type content; a `schema` of type object would be `k,v,k,v`
     assert "schema" not in declared
     validator = _validator(document, declared["content"]["application/json"]["schema"])
-    for query, expected in (("page=1&page_size=2", {"total": 3, "total_pages": 2, "first_page": 1, "last_page": 2,
-                                                    "page": 1, "next_page": 2}),
-                            ("page=2&page_size=2", {"total": 3, "total_pages": 2, "first_page": 1, "last_page": 2,
-                                                    "page": 2, "previous_page": 1}),
-                            ("page=9", {"total": 3, "total_pages": 1, "first_page": 1, "last_page": 1})):
+    for query, expected in (
+        (
+            "page=1&page_size=2",
+            {"total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 1, "next_page": 2},
+        ),
+        (
+            "page=2&page_size=2",
+            {"total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2, "previous_page": 1},
+        ),
+        ("page=9", {"total": 3, "total_pages": 1, "first_page": 1, "last_page": 1}),
+    ):
         response = client.get(f"/v1/websites?{query}", headers=bearer(key))
         metadata = json.loads(response.headers["X-Pagination"])
         validator.validate(metadata)
@@ -184,43 +218,80 @@ def _seed(db, client_id: int) -> None:
     active = db.execute(
         "INSERT INTO websites (client_id, name, domain, seed_urls, status, webhook_url, next_crawl_at) VALUES "
         "(%s, 'Books', 'books.example', %s, 'active', 'https://hooks.example/obsrv', now()) RETURNING id",
-        (client_id, ["https://books.example/"])).fetchone()["id"]
+        (client_id, ["https://books.example/"]),
+    ).fetchone()["id"]
     pending = db.execute(
         "INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES "
         "(%s, 'Tea', 'tea.example', %s, 'pending_approval') RETURNING id",
-        (client_id, ["https://tea.example/"])).fetchone()["id"]
-    offers = [{"sku": "K-1", "name": "M", "url": None, "price": "20.00", "list_price": "25.00", "currency": "GBP",
-               "availability": "InStock", "selected": True, "high_price": None, "offer_count": None}]
+        (client_id, ["https://tea.example/"]),
+    ).fetchone()["id"]
+    offers = [
+        {
+            "sku": "K-1",
+            "name": "M",
+            "url": None,
+            "price": "20.00",
+            "list_price": "25.00",
+            "currency": "GBP",
+            "availability": "InStock",
+            "selected": True,
+            "high_price": None,
+            "offer_count": None,
+        }
+    ]
     product = db.execute(
         "INSERT INTO products (website_id, url, identity, name, price, list_price, currency, availability, status, "
         "sku, offers, sources, last_observed_at, last_changed_at) VALUES (%s, 'https://books.example/p/1', "
         "'sku:K-1', 'Kettle', 20.00, 25.00, 'GBP', 'InStock', 'approved', 'K-1', %s, %s, now(), now()) "
-        "RETURNING id", (active, Jsonb(offers), Jsonb({"price": "jsonld"}))).fetchone()["id"]
+        "RETURNING id",
+        (active, Jsonb(offers), Jsonb({"price": "jsonld"})),
+    ).fetchone()["id"]
     for website, i in ((active, 2), (active, 3), (pending, 4), (pending, 5)):
-        db.execute("INSERT INTO products (website_id, url, identity, name, price, currency, status, discovery_score) "
-                   "VALUES (%s, %s, %s, %s, 9.99, 'GBP', 'discovered', 0.8)",
-                   (website, f"https://shop.example/p/{i}", f"url:{i}", f"Candidate {i}"))
+        db.execute(
+            "INSERT INTO products (website_id, url, identity, name, price, currency, status, discovery_score) "
+            "VALUES (%s, %s, %s, %s, 9.99, 'GBP', 'discovered', 0.8)",
+            (website, f"https://shop.example/p/{i}", f"url:{i}", f"Candidate {i}"),
+        )
     this_month = NOW.date().replace(day=1)
     ensure_observation_partitions(db, first=add_months(this_month, -2), last=this_month)
     for days, ok in ((40, True), (3, False), (1, True)):
-        db.execute("INSERT INTO observations (product_id, observed_at, ok, price, currency, availability, offers, "
-                   "error_type, error) VALUES (%s, %s, %s, %s, 'GBP', %s, %s, %s, %s)",
-                   (product, NOW - timedelta(days=days), ok, Decimal("20.00") if ok else None,
-                    "InStock" if ok else None, Jsonb(offers if ok else []), None if ok else "blocked",
-                    None if ok else "captcha page"))
-    db.execute("INSERT INTO product_statistics (product_id, month, currency, min_price, max_price, avg_price, "
-               "last_price, observations, ok_observations, in_stock_ratio) VALUES (%s, %s, 'GBP', 20, 20, 20, 20, "
-               "1, 1, 1)", (product, add_months(this_month, -1)))
-    db.execute("INSERT INTO crawl_runs (website_id, kind, status, started_at, finished_at, duration_ms, "
-               "products_attempted, products_ok, products_failed, error_type, error_message, error_products) "
-               "VALUES (%s, 'scheduled', 'partially_failed', now() - interval '1 hour', now(), 1200, 2, 1, 1, "
-               "'blocked', 'one page was a captcha', %s)",
-               (active, Jsonb([{"url": "https://books.example/p/2", "error_type": "blocked"}])))
-    event = db.execute("INSERT INTO change_events (website_id, product_id, type, before, after) VALUES "
-                       "(%s, %s, 'price_changed', %s, %s) RETURNING id",
-                       (active, product, Jsonb({"price": "21.00"}), Jsonb({"price": "20.00"}))).fetchone()["id"]
-    db.execute("INSERT INTO webhook_deliveries (event_id, website_id, attempt, url, status_code, latency_ms, "
-               "success) VALUES (%s, %s, 1, 'https://hooks.example/obsrv', 200, 35, true)", (event, active))
+        db.execute(
+            "INSERT INTO observations (product_id, observed_at, ok, price, currency, availability, offers, "
+            "error_type, error) VALUES (%s, %s, %s, %s, 'GBP', %s, %s, %s, %s)",
+            (
+                product,
+                NOW - timedelta(days=days),
+                ok,
+                Decimal("20.00") if ok else None,
+                "InStock" if ok else None,
+                Jsonb(offers if ok else []),
+                None if ok else "blocked",
+                None if ok else "captcha page",
+            ),
+        )
+    db.execute(
+        "INSERT INTO product_statistics (product_id, month, currency, min_price, max_price, avg_price, "
+        "last_price, observations, ok_observations, in_stock_ratio) VALUES (%s, %s, 'GBP', 20, 20, 20, 20, "
+        "1, 1, 1)",
+        (product, add_months(this_month, -1)),
+    )
+    db.execute(
+        "INSERT INTO crawl_runs (website_id, kind, status, started_at, finished_at, duration_ms, "
+        "products_attempted, products_ok, products_failed, error_type, error_message, error_products) "
+        "VALUES (%s, 'scheduled', 'partially_failed', now() - interval '1 hour', now(), 1200, 2, 1, 1, "
+        "'blocked', 'one page was a captcha', %s)",
+        (active, Jsonb([{"url": "https://books.example/p/2", "error_type": "blocked"}])),
+    )
+    event = db.execute(
+        "INSERT INTO change_events (website_id, product_id, type, before, after) VALUES "
+        "(%s, %s, 'price_changed', %s, %s) RETURNING id",
+        (active, product, Jsonb({"price": "21.00"}), Jsonb({"price": "20.00"})),
+    ).fetchone()["id"]
+    db.execute(
+        "INSERT INTO webhook_deliveries (event_id, website_id, attempt, url, status_code, latency_ms, "
+        "success) VALUES (%s, %s, 1, 'https://hooks.example/obsrv', 200, 35, true)",
+        (event, active),
+    )
 
 
 def _run(stream) -> tuple[list[str], dict[str, collections.Counter], collections.Counter]:
@@ -242,8 +313,10 @@ def _run(stream) -> tuple[list[str], dict[str, collections.Counter], collections
                     if check.status == Status.FAILURE:
                         failure = check.failure_info.failure
                         sample = check.failure_info.code_sample.splitlines()[-1][:400]
-                        found[f"{event.recorder.label} {check.name}: {failure.title}: "
-                              f"{failure.message[:300]!r} | {sample}"] += 1
+                        found[
+                            f"{event.recorder.label} {check.name}: {failure.title}: "
+                            f"{failure.message[:300]!r} | {sample}"
+                        ] += 1
         elif isinstance(event, events.NonFatalError):
             found[f"{event.label} error: {event.info.title}: {str(event.value)[:300]}"] += 1
         elif isinstance(event, events.FatalError):
@@ -263,8 +336,12 @@ def pagination_header_conformance(ctx, response, case):
     declared = _resolve(document, _resolve(document, definition).get("headers", {}).get("X-Pagination", {}))
     assert declared, f"X-Pagination sent with a {response.status_code} that does not declare it"
     assert "content" in declared, "X-Pagination is JSON, but declared with a `schema` (its simple style, k,v,k,v)"
-    errors = [e.message for e in _validator(document, declared["content"]["application/json"]["schema"])
-              .iter_errors(json.loads(value[0]))]
+    errors = [
+        e.message
+        for e in _validator(document, declared["content"]["application/json"]["schema"]).iter_errors(
+            json.loads(value[0])
+        )
+    ]
     assert not errors, f"X-Pagination {value[0]} does not match its schema: {errors}"
     return None
 
@@ -275,8 +352,12 @@ def test_schemathesis_finds_nothing_in_any_operation(served, same_draws_in_any_r
     _seed(db, client_id)
     config = schemathesis.Config.from_dict(FUZZ)
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=config)
-    declared = {(method.upper(), path) for path, item in schema.raw_schema["paths"].items()
-                for method in item if method != "parameters"}
+    declared = {
+        (method.upper(), path)
+        for path, item in schema.raw_schema["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
     tested = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
     assert tested == declared and len(declared) == 22
     keys = [key]
@@ -287,8 +368,12 @@ def test_schemathesis_finds_nothing_in_any_operation(served, same_draws_in_any_r
         GET /v1/auth/keys and tries DELETE /v1/auth/keys/{key_id} with it), so the whole run is authenticated."""
 
         def get(self, case, context):
-            if db.execute("SELECT invalidated_at FROM api_keys WHERE prefix = %s",
-                          (keys[-1][:PREFIX_LENGTH],)).fetchone()["invalidated_at"] is not None:
+            if (
+                db.execute(
+                    "SELECT invalidated_at FROM api_keys WHERE prefix = %s", (keys[-1][:PREFIX_LENGTH],)
+                ).fetchone()["invalidated_at"]
+                is not None
+            ):
                 keys.append(create_key(db, client_id=client_id, name="fuzz", scopes=SCOPES)[1])
             return keys[-1]
 
@@ -305,4 +390,5 @@ def test_schemathesis_finds_nothing_in_any_operation(served, same_draws_in_any_r
     # every operation got past authentication to its view (a 2xx, or a 400/409 of its own), not only
     # 401/404s; which ones answered a 2xx is printed above (with -s)
     assert {label for label, counts in statuses.items() if set(counts) - {401, 403, 404, 429}} == {
-        f"{method} {path}" for method, path in declared}
+        f"{method} {path}" for method, path in declared
+    }

@@ -10,11 +10,16 @@ BODIES = {"PATCH": {"crawl_rate_per_minute": 5}, "POST": {"product_ids": [1]}}
 def test_every_resource_endpoint_is_404_for_another_client(app, db, new_client):
     owner, _owner_key = new_client("Owner")
     _intruder, intruder_key = new_client("Intruder")
-    website = db.execute("INSERT INTO websites (client_id, name, domain, seed_urls, status, webhook_url) VALUES "
-                         "(%s, 'w', 'w.test', %s, 'active', 'https://hooks.example/x') RETURNING id",
-                         (owner, ["https://w.test/"])).fetchone()["id"]
-    product = db.execute("INSERT INTO products (website_id, url, identity, status) VALUES (%s, 'https://w.test/p', "
-                         "'p', 'approved') RETURNING id", (website,)).fetchone()["id"]
+    website = db.execute(
+        "INSERT INTO websites (client_id, name, domain, seed_urls, status, webhook_url) VALUES "
+        "(%s, 'w', 'w.test', %s, 'active', 'https://hooks.example/x') RETURNING id",
+        (owner, ["https://w.test/"]),
+    ).fetchone()["id"]
+    product = db.execute(
+        "INSERT INTO products (website_id, url, identity, status) VALUES (%s, 'https://w.test/p', "
+        "'p', 'approved') RETURNING id",
+        (website,),
+    ).fetchone()["id"]
     key = db.execute("SELECT id FROM api_keys WHERE client_id = %s", (owner,)).fetchone()["id"]
     ids = {"website_id": website, "product_id": product, "key_id": key}
     client = app.test_client()

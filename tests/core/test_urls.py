@@ -8,28 +8,28 @@ from core.urls import TargetRefused, check_target
 from tests.support.names import Names
 
 AMBIGUOUS = [
-    "https://127.0.0.1:8999\\@evil.example/x",      # urlsplit: host evil.example; urllib3: 127.0.0.1
+    "https://127.0.0.1:8999\\@evil.example/x",  # urlsplit: host evil.example; urllib3: 127.0.0.1
     "https://evil.example\\@127.0.0.1/x",
     "https://evil.example\\.127.0.0.1/",
-    "https://%31%32%37.0.0.1:8999/",                 # percent-encoded host
+    "https://%31%32%37.0.0.1:8999/",  # percent-encoded host
     "https://127.0.0.1%2f@evil.example/",
-    "https://user:pass@evil.example/",               # user info
+    "https://user:pass@evil.example/",  # user info
     "https://@evil.example/",
     "https://evil.example@127.0.0.1/",
-    "https://evil.example\t/x",                      # urlsplit drops tabs and newlines silently
+    "https://evil.example\t/x",  # urlsplit drops tabs and newlines silently
     "https://evil.\nexample/x",
     "https://evil.example/x\r\nHost: 127.0.0.1",
     "https://evil.example/\x00",
     "https://evil.example/\x7f",
     "https://evil example/",
     " https://evil.example/",
-    "https://127.1/",                                # numeric hosts other than the four-decimal form
+    "https://127.1/",  # numeric hosts other than the four-decimal form
     "https://2130706433/",
     "https://0x7f.0.0.1/",
     "https://0177.0.0.1/",
     "https://127.0.0.1./",
     "https://1.2.3.4.5/",
-    "https://[::1%25lo]/",                           # zone id
+    "https://[::1%25lo]/",  # zone id
     "https://evil.example:99999/",
     "https://evil.example:0/",
     "https://evil.example:/",
@@ -50,11 +50,20 @@ def test_ambiguous_urls_are_refused_whatever_the_deployment_allows(url, allow_pr
         check_target(url, allow_private=allow_private)
 
 
-@pytest.mark.parametrize("url", [
-    "https://127.0.0.1/", "https://10.1.2.3/", "https://169.254.169.254/latest", "https://[::1]/",
-    "https://[::ffff:127.0.0.1]/", "https://0.0.0.0/", "https://localhost/", "https://a.localhost/",
-    "https://LOCALHOST./",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/",
+        "https://10.1.2.3/",
+        "https://169.254.169.254/latest",
+        "https://[::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://0.0.0.0/",
+        "https://localhost/",
+        "https://a.localhost/",
+        "https://LOCALHOST./",
+    ],
+)
 def test_private_loopback_and_link_local_literals_are_refused(url):
     with pytest.raises(TargetRefused) as refused:
         check_target(url, allow_private=False)
@@ -78,7 +87,7 @@ def names(monkeypatch):
 
 
 def test_names_resolving_to_private_addresses_are_refused_without_saying_where(names):
-    names.answer("internal.test", ["192.88.99.7", "10.0.0.5"])   # one private address is enough
+    names.answer("internal.test", ["192.88.99.7", "10.0.0.5"])  # one private address is enough
     with pytest.raises(TargetRefused) as refused:
         check_target("https://internal.test/", allow_private=False, require_address=True)
     assert str(refused.value) == "host does not resolve to a public address"
@@ -91,7 +100,7 @@ def test_a_checked_target_carries_what_to_connect_to(names):
     assert (target.scheme, target.host, target.port) == ("https", "hooks.test", 8443)
     assert target.addresses == ("192.88.99.7", "2001:4860:4860::8888")
     assert target.url == "https://hooks.test:8443/obsrv?x=%2F"
-    assert names.lookups == ["hooks.test"]   # resolved once
+    assert names.lookups == ["hooks.test"]  # resolved once
     assert check_target("http://[2001:db8::1]/", allow_private=True).url == "http://[2001:db8::1]/"
     assert check_target("https://93.184.215.14", allow_private=False).addresses == ("93.184.215.14",)
     assert check_target("https://93.184.215.14", allow_private=False).url == "https://93.184.215.14/"

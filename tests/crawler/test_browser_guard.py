@@ -23,15 +23,19 @@ from tests.support.crawling import queue, run_crawler
 from tests.support.factories import approve_products, last_run, make_website
 from tests.support.shop import Shop
 
-pytestmark = pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"),
-                                reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
 
 INTERNAL = "127.0.0.2"
 
-JS_PRICE = ("<div class='product'><h1>Rendered Widget</h1><p class='price' id='price'></p>"
-            "<p class='availability'>In stock</p><form class='cart'><button type='submit'>Add to basket</button>"
-            "</form></div><script>document.getElementById('price').textContent = '£' + (40 + 2.5).toFixed(2);"
-            "</script>")
+JS_PRICE = (
+    "<div class='product'><h1>Rendered Widget</h1><p class='price' id='price'></p>"
+    "<p class='availability'>In stock</p><form class='cart'><button type='submit'>Add to basket</button>"
+    "</form></div><script>document.getElementById('price').textContent = '£' + (40 + 2.5).toFixed(2);"
+    "</script>"
+)
 
 
 def page(body: str) -> bytes:
@@ -61,7 +65,7 @@ class Internal:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -111,15 +115,21 @@ def crawl(website_id: int, kind: str, *, names: dict | None = None) -> tuple[dic
         env["OBSRV_TEST_NAMES"] = json.dumps(names)
     result = run_crawler(env=env, module="tests.support.outside", timeout=180)
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
-        run = conn.execute("SELECT r.* FROM crawl_runs r JOIN crawl_work w ON w.id = r.work_id WHERE w.job_id = %s "
-                           "ORDER BY r.id DESC LIMIT 1", (job_id,)).fetchone()
+        run = conn.execute(
+            "SELECT r.* FROM crawl_runs r JOIN crawl_work w ON w.id = r.work_id WHERE w.job_id = %s "
+            "ORDER BY r.id DESC LIMIT 1",
+            (job_id,),
+        ).fetchone()
     assert run is not None, result.stderr[-3000:]
     return run, result.stderr
 
 
 def observation(db, product_id: int) -> dict:
-    return db.execute("SELECT ok, error_type, error FROM observations WHERE product_id = %s "
-                      "ORDER BY observed_at DESC, id DESC LIMIT 1", (product_id,)).fetchone()
+    return db.execute(
+        "SELECT ok, error_type, error FROM observations WHERE product_id = %s "
+        "ORDER BY observed_at DESC, id DESC LIMIT 1",
+        (product_id,),
+    ).fetchone()
 
 
 def test_subresources_of_a_rendered_page_never_reach_a_private_address(db, outside, books, internal):
@@ -127,11 +137,15 @@ def test_subresources_of_a_rendered_page_never_reach_a_private_address(db, outsi
     logged, and the page itself still read."""
     at = internal.authority
     path = "/js/subresources.html"
-    books.set_response(path, body=page(
-        JS_PRICE + f"<img src='http://{at}/pixel.png'><iframe src='http://{at}/frame'></iframe>"
-                   f"<link rel='stylesheet' href='http://{at}/style.css'>"
-                   f"<script>fetch('http://{at}/api').catch(() => 0); fetch('https://{at}/api').catch(() => 0);"
-                   f"new WebSocket('ws://{at}/ws'); new WebSocket('wss://{at}/ws');</script>"))
+    books.set_response(
+        path,
+        body=page(
+            JS_PRICE + f"<img src='http://{at}/pixel.png'><iframe src='http://{at}/frame'></iframe>"
+            f"<link rel='stylesheet' href='http://{at}/style.css'>"
+            f"<script>fetch('http://{at}/api').catch(() => 0); fetch('https://{at}/api').catch(() => 0);"
+            f"new WebSocket('ws://{at}/ws'); new WebSocket('wss://{at}/ws');</script>"
+        ),
+    )
     try:
         website_id = make_website(db, [books.url("/")], status="active", render_js=True)
         [product_id] = approve_products(db, website_id, [books.url(path)])
@@ -145,8 +159,9 @@ def test_subresources_of_a_rendered_page_never_reach_a_private_address(db, outsi
 
 
 @pytest.mark.parametrize("how", ["302 to http", "302 to https", "script"])
-def test_a_rendered_page_that_sends_the_browser_to_a_private_address_fails_as_refused(db, outside, books, internal,
-                                                                                      how):
+def test_a_rendered_page_that_sends_the_browser_to_a_private_address_fails_as_refused(
+    db, outside, books, internal, how
+):
     """(b) an HTTP redirect (the browser's own hop, which Playwright's interception never sees) or a JS
     location change to the internal service: nothing reaches it, and discovery fails saying why."""
     path = "/go/" + how.replace(" ", "-") + ".html"
@@ -186,15 +201,15 @@ def test_a_name_that_rebinds_to_a_private_address_cannot_reach_it(db, outside, b
             books.restore(path)
         assert internal.connections == []
         assert observation(db, product_id)["ok"] is True, last_run(db, website_id)
-        assert db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"] == \
-            Decimal("42.50")
+        assert db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"] == Decimal(
+            "42.50"
+        )
         assert f"rebind.test: {INTERNAL} is a private, loopback or link-local address" in log
     finally:
         internal.close()
 
 
-def test_an_allowed_rendered_crawl_works_through_the_guard_with_pinned_names(db, outside, books, internal,
-                                                                            monkeypatch):
+def test_an_allowed_rendered_crawl_works_through_the_guard_with_pinned_names(db, outside, books, internal, monkeypatch):
     """(d) with private targets refused, a render_js crawl of a public website works end to end — by a name
     pinned with OBSRV_DNS_OVERRIDES, which the browser honours like the plain crawl does."""
     host = f"js.test:{books.port}"

@@ -30,7 +30,7 @@ class Upstream:
         self.heads: list[bytes] = []
         self.connections = 0
 
-    async def start(self, port: int = 0) -> "Upstream":
+    async def start(self, port: int = 0) -> Upstream:
         self.server = await asyncio.start_server(self._serve, self.host, port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -42,8 +42,10 @@ class Upstream:
                 head = await reader.readuntil(b"\r\n\r\n")
                 self.heads.append(head)
                 body = f"hello from {self.host} #{len(self.heads)}".encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nKeep-Alive: timeout=5\r\n"
-                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nKeep-Alive: timeout=5\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -76,10 +78,12 @@ def test_plain_http_is_relayed_to_an_allowed_address_with_keep_alive(public_loop
         await proxy.start()
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         try:
-            for n in (1, 2):   # two requests on one connection to the proxy
-                writer.write(f"GET http://127.0.0.1:{upstream.port}/page?n={n} HTTP/1.1\r\n"
-                             f"Host: 127.0.0.1:{upstream.port}\r\nProxy-Connection: keep-alive\r\n"
-                             f"Proxy-Authorization: Basic c2VjcmV0\r\n\r\n".encode())
+            for n in (1, 2):  # two requests on one connection to the proxy
+                writer.write(
+                    f"GET http://127.0.0.1:{upstream.port}/page?n={n} HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{upstream.port}\r\nProxy-Connection: keep-alive\r\n"
+                    f"Proxy-Authorization: Basic c2VjcmV0\r\n\r\n".encode()
+                )
                 status, _head, body = await read_response(reader)
                 assert (status, body) == (200, f"hello from 127.0.0.1 #{n}".encode())
         finally:
@@ -87,9 +91,9 @@ def test_plain_http_is_relayed_to_an_allowed_address_with_keep_alive(public_loop
             await proxy.close()
             await upstream.close()
         first = upstream.heads[0].decode().lower()
-        assert first.startswith("get /page?n=1 http/1.1")          # origin form upstream
-        assert "connection: close" in first                        # one request per upstream connection
-        assert "proxy-" not in first                               # the proxy's own headers stay with it
+        assert first.startswith("get /page?n=1 http/1.1")  # origin form upstream
+        assert "connection: close" in first  # one request per upstream connection
+        assert "proxy-" not in first  # the proxy's own headers stay with it
         assert upstream.connections == 2
 
     asyncio.run(main())
@@ -107,10 +111,14 @@ def test_private_targets_are_refused_with_the_reason_and_never_dialled(public_lo
             writer.close()
             assert status == 403
             outcome = proxy.outcome_in(body)
-            assert outcome.kind == REFUSED and f"{PRIVATE} is a private, loopback or link-local address" in outcome.message
+            assert (
+                outcome.kind == REFUSED and f"{PRIVATE} is a private, loopback or link-local address" in outcome.message
+            )
 
             reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-            writer.write(f"CONNECT {PRIVATE}:{internal.port} HTTP/1.1\r\nHost: {PRIVATE}:{internal.port}\r\n\r\n".encode())
+            writer.write(
+                f"CONNECT {PRIVATE}:{internal.port} HTTP/1.1\r\nHost: {PRIVATE}:{internal.port}\r\n\r\n".encode()
+            )
             status, _head, _body = await read_response(reader)
             writer.close()
             assert status == 403
@@ -136,14 +144,16 @@ def test_connect_tunnels_to_an_allowed_address_and_close_ends_it(public_loopback
         proxy = proxy_for()
         await proxy.start()
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        writer.write(f"CONNECT 127.0.0.1:{upstream.port} HTTP/1.1\r\nHost: 127.0.0.1:{upstream.port}\r\n\r\n"
-                     f"GET /tunnelled HTTP/1.1\r\nHost: a\r\n\r\n".encode())   # bytes right behind the CONNECT
+        writer.write(
+            f"CONNECT 127.0.0.1:{upstream.port} HTTP/1.1\r\nHost: 127.0.0.1:{upstream.port}\r\n\r\n"
+            f"GET /tunnelled HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+        )  # bytes right behind the CONNECT
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         assert head.startswith(b"HTTP/1.1 200")
         status, _h, body = await read_response(reader)
         assert (status, body) == (200, b"hello from 127.0.0.1 #1")
         assert upstream.heads[0].startswith(b"GET /tunnelled ")
-        await proxy.close()   # the crawler closing: the open tunnel ends with it
+        await proxy.close()  # the crawler closing: the open tunnel ends with it
         assert await asyncio.wait_for(reader.read(), 10) == b""
         writer.close()
         await upstream.close()
@@ -159,15 +169,17 @@ def test_a_rebinding_name_is_resolved_once_and_dialled_at_the_checked_address(pu
 
     async def main():
         upstream = await Upstream("127.0.0.1").start()
-        internal = await Upstream(PRIVATE).start(upstream.port)   # same port, the private address
+        internal = await Upstream(PRIVATE).start(upstream.port)  # same port, the private address
         proxy = proxy_for()
         await proxy.start()
         try:
             statuses = []
             for _ in range(2):
                 reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-                writer.write(f"GET http://rebind.test:{upstream.port}/ HTTP/1.1\r\n"
-                             f"Host: rebind.test:{upstream.port}\r\n\r\n".encode())
+                writer.write(
+                    f"GET http://rebind.test:{upstream.port}/ HTTP/1.1\r\n"
+                    f"Host: rebind.test:{upstream.port}\r\n\r\n".encode()
+                )
                 statuses.append((await read_response(reader))[0])
                 writer.close()
                 if len(statuses) == 1:
@@ -190,7 +202,7 @@ def test_pinned_names_unresolvable_names_and_slow_clients(public_loopback):
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
             writer.write(f"GET http://a.shops.test:{upstream.port}/ HTTP/1.1\r\nHost: a\r\n\r\n".encode())
-            assert (await read_response(reader))[0] == 200   # OBSRV_DNS_OVERRIDES, as the plain crawl
+            assert (await read_response(reader))[0] == 200  # OBSRV_DNS_OVERRIDES, as the plain crawl
             writer.close()
 
             reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -200,8 +212,8 @@ def test_pinned_names_unresolvable_names_and_slow_clients(public_loopback):
             writer.close()
 
             reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-            writer.write(b"GET http://a.shops.test/ HTTP/1.1\r\nHo")   # and then nothing
-            assert await asyncio.wait_for(reader.read(), 10) == b""   # closed after the timeout, not held
+            writer.write(b"GET http://a.shops.test/ HTTP/1.1\r\nHo")  # and then nothing
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed after the timeout, not held
             writer.close()
         finally:
             await proxy.close()

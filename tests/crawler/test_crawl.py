@@ -30,8 +30,10 @@ def test_discovery_finds_every_product_page_and_only_product_pages(db, crawl_env
     website_id = make_website(db, [books.url("/")])
     result = run_crawl(website_id, "discovery")
     assert result["status"] == "succeeded", last_run(db, website_id)
-    rows = db.execute("SELECT url, name, price, currency, availability, discovery_score, status FROM products "
-                      "WHERE website_id = %s", (website_id,)).fetchall()
+    rows = db.execute(
+        "SELECT url, name, price, currency, availability, discovery_score, status FROM products WHERE website_id = %s",
+        (website_id,),
+    ).fetchall()
     found = {r["url"] for r in rows}
     expected = {books.url(p) for p in books.product_paths}
     assert expected <= found, f"missing {len(expected - found)} products"
@@ -40,7 +42,11 @@ def test_discovery_finds_every_product_page_and_only_product_pages(db, crawl_env
         path = row["url"].split(str(books.port), 1)[1]
         truth = books.expected(path)
         assert (row["name"], row["price"], row["currency"], row["availability"]) == (
-            truth["name"], truth["price"], truth["currency"], truth["availability"])
+            truth["name"],
+            truth["price"],
+            truth["currency"],
+            truth["availability"],
+        )
         assert row["status"] == "discovered" and row["discovery_score"] > 0
     website = db.execute("SELECT status FROM websites WHERE id = %s", (website_id,)).fetchone()
     assert website["status"] == "pending_approval"
@@ -55,9 +61,14 @@ def test_baseline_records_every_products_price_currency_and_stock(db, crawl_env,
     ids = approve_products(db, website_id, [books.url(p) for p in paths])
     result = run_crawl(website_id, "baseline", product_ids=ids)
     assert result["status"] == "succeeded" and result["products_ok"] == 100
-    rows = {r["url"]: r for r in db.execute(
-        "SELECT url, name, price, currency, availability, sku, notified_price, notified_availability, sources, "
-        "last_observed_at FROM products WHERE website_id = %s", (website_id,)).fetchall()}
+    rows = {
+        r["url"]: r
+        for r in db.execute(
+            "SELECT url, name, price, currency, availability, sku, notified_price, notified_availability, sources, "
+            "last_observed_at FROM products WHERE website_id = %s",
+            (website_id,),
+        ).fetchall()
+    }
     for path in paths:
         row, truth = rows[books.url(path)], books.expected(path)
         assert row["price"] == truth["price"] and isinstance(row["price"], Decimal)
@@ -65,8 +76,14 @@ def test_baseline_records_every_products_price_currency_and_stock(db, crawl_env,
         assert row["sku"] == truth["sku"] and row["name"] == truth["name"]
         assert row["notified_price"] == truth["price"]  # the baseline is what the client starts from
         assert row["sources"]["price"] and row["last_observed_at"]
-    assert db.execute("SELECT count(*) AS n FROM observations o JOIN products p ON p.id = o.product_id "
-                      "WHERE p.website_id = %s AND o.ok", (website_id,)).fetchone()["n"] == 100
+    assert (
+        db.execute(
+            "SELECT count(*) AS n FROM observations o JOIN products p ON p.id = o.product_id "
+            "WHERE p.website_id = %s AND o.ok",
+            (website_id,),
+        ).fetchone()["n"]
+        == 100
+    )
 
 
 def test_bad_pages_are_failed_observations_with_typed_errors_and_nothing_is_lost(db, crawl_env, books):
@@ -74,11 +91,14 @@ def test_bad_pages_are_failed_observations_with_typed_errors_and_nothing_is_lost
     website_id = make_website(db, [books.url("/")], status="active")
     ids = approve_products(db, website_id, [books.url(p) for p in paths])
     assert run_crawl(website_id, "baseline")["status"] == "succeeded"
-    before = db.execute("SELECT id, price, availability FROM products WHERE website_id = %s ORDER BY id",
-                        (website_id,)).fetchall()
+    before = db.execute(
+        "SELECT id, price, availability FROM products WHERE website_id = %s ORDER BY id", (website_id,)
+    ).fetchall()
 
-    captcha = b"<html><head><title>Attention Required! | Cloudflare</title></head><body>" \
-              b"<h1>Please verify you are a human</h1><div class='cf-captcha-container'></div></body></html>"
+    captcha = (
+        b"<html><head><title>Attention Required! | Cloudflare</title></head><body>"
+        b"<h1>Please verify you are a human</h1><div class='cf-captcha-container'></div></body></html>"
+    )
     books.set_response(paths[0], status=403, body=captcha)
     books.set_response(paths[1], status=503, body=b"<html><body>Service down</body></html>")
     books.set_redirect_loop(paths[2])
@@ -93,9 +113,14 @@ def test_bad_pages_are_failed_observations_with_typed_errors_and_nothing_is_lost
         for path in paths[:7]:
             books.restore(path)
     assert result["status"] == "partially_failed"
-    obs = {r["product_id"]: r for r in db.execute(
-        "SELECT DISTINCT ON (product_id) product_id, ok, error_type, error, http_status FROM observations "
-        "WHERE product_id = ANY(%s) ORDER BY product_id, observed_at DESC, id DESC", (ids,)).fetchall()}
+    obs = {
+        r["product_id"]: r
+        for r in db.execute(
+            "SELECT DISTINCT ON (product_id) product_id, ok, error_type, error, http_status FROM observations "
+            "WHERE product_id = ANY(%s) ORDER BY product_id, observed_at DESC, id DESC",
+            (ids,),
+        ).fetchall()
+    }
     assert (obs[ids[0]]["ok"], obs[ids[0]]["error_type"]) == (False, "blocked")
     assert (obs[ids[1]]["ok"], obs[ids[1]]["error_type"], obs[ids[1]]["http_status"]) == (False, "http_status", 503)
     assert (obs[ids[2]]["ok"], obs[ids[2]]["error_type"]) == (False, "http_status")
@@ -108,18 +133,22 @@ def test_bad_pages_are_failed_observations_with_typed_errors_and_nothing_is_lost
     # 503 was retried 3 times after the first try
     assert sum(1 for _t, _h, _m, path in books.requests if path == paths[1]) == 4
     # a blocked page is never "out of stock"; the last good state is kept
-    after = db.execute("SELECT id, price, availability FROM products WHERE website_id = %s ORDER BY id",
-                       (website_id,)).fetchall()
+    after = db.execute(
+        "SELECT id, price, availability FROM products WHERE website_id = %s ORDER BY id", (website_id,)
+    ).fetchall()
     assert after == before
     run = last_run(db, website_id)
     assert run["products_failed"] == 7 and run["products_ok"] == 1 and run["error_message"]
     assert {e["product_id"] for e in run["error_products"]} == set(ids[:7])
 
 
-@pytest.mark.parametrize("seed, error_type", [
-    ("http://127.0.0.1:9/", "network"),                 # nothing listens on the discard port
-    ("http://no-such-shop.invalid/", "dns"),
-])
+@pytest.mark.parametrize(
+    "seed, error_type",
+    [
+        ("http://127.0.0.1:9/", "network"),  # nothing listens on the discard port
+        ("http://no-such-shop.invalid/", "dns"),
+    ],
+)
 def test_unreachable_seeds_fail_discovery_clearly(db, crawl_env, seed, error_type):
     website_id = make_website(db, [seed])
     result = run_crawl(website_id, "discovery")
@@ -198,8 +227,10 @@ JS_PAGE = """<html><head><title>JS product</title></head><body>
 </body></html>"""
 
 
-@pytest.mark.skipif(not shutil.which("chromium") and not shutil.os.path.exists("/usr/bin/chromium"),
-                    reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    not shutil.which("chromium") and not shutil.os.path.exists("/usr/bin/chromium"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
 def test_render_js_reads_a_price_written_by_javascript(db, crawl_env, books):
     path = "/js/widget.html"
     books.set_response(path, status=200, body=JS_PAGE.encode())
@@ -228,27 +259,32 @@ def test_a_page_of_thousands_of_prices_is_a_failed_reading_not_a_vanished_price(
     assert run_crawl(website_id, "baseline")["status"] == "succeeded"
     before = db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"]
     rows = "".join(f'<li class="row"><span class="price">£{n % 997}.{n % 100:02d}</span></li>' for n in range(10_000))
-    page = (f"<html><head><title>Prices</title></head><body><div><h1>Price list</h1><p class='instock'>In stock</p>"
-            f"<ul>{rows}</ul></div></body></html>").encode()
+    page = (
+        f"<html><head><title>Prices</title></head><body><div><h1>Price list</h1><p class='instock'>In stock</p>"
+        f"<ul>{rows}</ul></div></body></html>"
+    ).encode()
     books.set_response(path, status=200, body=page)
     try:
         result = run_crawl(website_id, "scheduled")
     finally:
         books.restore(path)
     assert result["status"] == "failed"
-    [obs] = db.execute("SELECT ok, error_type, error FROM observations WHERE product_id = %s AND NOT ok",
-                       (product_id,)).fetchall()
+    [obs] = db.execute(
+        "SELECT ok, error_type, error FROM observations WHERE product_id = %s AND NOT ok", (product_id,)
+    ).fetchall()
     assert (obs["ok"], obs["error_type"], obs["error"]) == (False, "parse", "no price could be told apart on the page")
     assert db.execute("SELECT price FROM products WHERE id = %s", (product_id,)).fetchone()["price"] == before
-    assert db.execute("SELECT count(*) AS n FROM change_events WHERE product_id = %s",
-                      (product_id,)).fetchone()["n"] == 0
+    assert (
+        db.execute("SELECT count(*) AS n FROM change_events WHERE product_id = %s", (product_id,)).fetchone()["n"] == 0
+    )
 
 
 def test_discovery_follows_links_and_pagination_on_a_shop_with_a_port(db, crawl_env, books):
     """#12 (1, 2): no sitemap, a shop on a port, a listing of 10 pages joined by "next" links: every product
     is offered (pagination does not spend depth), and the run says how much of the page budget it used."""
-    books.set_response("/robots.txt", status=200, body=b"User-agent: *\nDisallow: /private/\n",
-                       headers={"Content-Type": "text/plain"})
+    books.set_response(
+        "/robots.txt", status=200, body=b"User-agent: *\nDisallow: /private/\n", headers={"Content-Type": "text/plain"}
+    )
     try:
         website_id = make_website(db, [books.url("/catalogue/page-1.html")])
         result = run_crawl(website_id, "discovery")
@@ -258,8 +294,10 @@ def test_discovery_follows_links_and_pagination_on_a_shop_with_a_port(db, crawl_
     found = {r["url"] for r in db.execute("SELECT url FROM products WHERE website_id = %s", (website_id,))}
     assert found == {books.url(p) for p in books.product_paths}
     run = last_run(db, website_id)
-    assert re.match(r"fetched \d+ of 500 page\(s\) allowed \(OBSRV_DISCOVERY_MAX_PAGES\); every link within reach was followed",
-                    run["summary"]), run["summary"]
+    assert re.match(
+        r"fetched \d+ of 500 page\(s\) allowed \(OBSRV_DISCOVERY_MAX_PAGES\); every link within reach was followed",
+        run["summary"],
+    ), run["summary"]
     assert run["summary"].endswith("200 product page(s) found"), run["summary"]
 
 

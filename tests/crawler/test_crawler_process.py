@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from core import locks
-from db.queries import work as work_q
 from core.redis_client import get_redis
 from core.settings import load_settings
+from db.queries import work as work_q
 from scheduler.loop import Scheduler
 from tests.conftest import ROOT
 from tests.support.crawling import run_crawler
@@ -31,7 +31,7 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 ZONE = "shops.test"
-TOLERANCE = 0.15          # seconds a politeness gap may fall short of its delay (request receipt jitter)
+TOLERANCE = 0.15  # seconds a politeness gap may fall short of its delay (request receipt jitter)
 FINISHED = ("succeeded", "partially_failed", "failed", "cancelled")
 
 
@@ -41,10 +41,17 @@ class CrawlerProcess:
 
     def __init__(self, env: dict, log_path: Path, *, until_idle: bool = False):
         self.log_path = log_path
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115 -- closed in stop()
         command = [sys.executable, "-m", "crawler", *(["--until-idle"] if until_idle else [])]
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True)
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -95,8 +102,12 @@ def spawn(tmp_path):
 def crawler_env(**extra) -> dict:
     """The crawl_env environment (already in os.environ), with the shop's names pinned and quick polling."""
     env = dict(os.environ)
-    env.update(OBSRV_DNS_OVERRIDES=f"*.{ZONE}=127.0.0.1", OBSRV_CRAWL_POLL_SECONDS="0.2",
-               OBSRV_PERSIST_MAX_WAIT="0.2", OBSRV_HEARTBEAT_SECONDS="0.5")
+    env.update(
+        OBSRV_DNS_OVERRIDES=f"*.{ZONE}=127.0.0.1",
+        OBSRV_CRAWL_POLL_SECONDS="0.2",
+        OBSRV_PERSIST_MAX_WAIT="0.2",
+        OBSRV_HEARTBEAT_SECONDS="0.5",
+    )
     env.update({k: str(v) for k, v in extra.items()})
     if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
         env["OBSRV_LOG_LEVEL"] = os.environ["OBSRV_TEST_CRAWLER_LOG"]
@@ -110,8 +121,7 @@ def hosts(prefix: str, n: int) -> list[str]:
 def add_website(db, shop: Shop, host: str, paths: list[str], *, rate: int = 120) -> tuple[int, list[int]]:
     """An active website (its own client) on ``host`` of the shop, with these product pages approved."""
     domain = f"{host}:{shop.port}"
-    website_id = make_website(db, [f"http://{domain}/"], status="active", domain=domain,
-                              crawl_rate_per_minute=rate)
+    website_id = make_website(db, [f"http://{domain}/"], status="active", domain=domain, crawl_rate_per_minute=rate)
     return website_id, approve_products(db, website_id, [f"http://{domain}{path}" for path in paths])
 
 
@@ -126,21 +136,26 @@ def runs_of(db, website_id: int) -> list[dict]:
 
 
 def observations_of(db, product_ids: list[int]) -> list[dict]:
-    return db.execute("SELECT product_id, crawl_run_id, ok, error_type FROM observations WHERE product_id = ANY(%s) "
-                      "ORDER BY id", (product_ids,)).fetchall()
+    return db.execute(
+        "SELECT product_id, crawl_run_id, ok, error_type FROM observations WHERE product_id = ANY(%s) ORDER BY id",
+        (product_ids,),
+    ).fetchall()
 
 
 def observation_counts(db, product_ids: list[int]) -> dict[int, int]:
-    counts = {pid: 0 for pid in product_ids}
-    for row in db.execute("SELECT product_id, count(*) AS n FROM observations WHERE product_id = ANY(%s) "
-                          "GROUP BY product_id", (product_ids,)).fetchall():
+    counts = dict.fromkeys(product_ids, 0)
+    for row in db.execute(
+        "SELECT product_id, count(*) AS n FROM observations WHERE product_id = ANY(%s) GROUP BY product_id",
+        (product_ids,),
+    ).fetchall():
         counts[row["product_id"]] = row["n"]
     return counts
 
 
 def count_observations(db, product_ids: list[int]) -> int:
-    return db.execute("SELECT count(*) AS n FROM observations WHERE product_id = ANY(%s)",
-                      (product_ids,)).fetchone()["n"]
+    return db.execute("SELECT count(*) AS n FROM observations WHERE product_id = ANY(%s)", (product_ids,)).fetchone()[
+        "n"
+    ]
 
 
 def work_row(db, work_id: int) -> dict:
@@ -157,8 +172,11 @@ def short_gaps(times: list[float], delay: float) -> list[float]:
 
 
 def all_finished(db, website_ids: list[int]) -> bool:
-    row = db.execute("SELECT count(*) FILTER (WHERE status = ANY(%s)) AS done, count(*) AS n FROM crawl_runs "
-                     "WHERE website_id = ANY(%s)", (list(FINISHED), website_ids)).fetchone()
+    row = db.execute(
+        "SELECT count(*) FILTER (WHERE status = ANY(%s)) AS done, count(*) AS n FROM crawl_runs "
+        "WHERE website_id = ANY(%s)",
+        (list(FINISHED), website_ids),
+    ).fetchone()
     return row["n"] == len(website_ids) and row["done"] == row["n"]
 
 
@@ -181,7 +199,7 @@ def test_one_crawler_crawls_many_websites_at_once_each_at_its_own_rate(db, crawl
     assert {r["website_id"] for r in runs} == set(website_ids)
     assert all(r["products_ok"] == 4 and r["products_failed"] == 0 for r in runs), runs
     observations = observations_of(db, product_ids)
-    assert sorted(o["product_id"] for o in observations) == sorted(product_ids)   # one each
+    assert sorted(o["product_id"] for o in observations) == sorted(product_ids)  # one each
     assert all(o["ok"] for o in observations), [o for o in observations if not o["ok"]]
     assert db.execute("SELECT count(*) AS n FROM crawl_work WHERE status <> 'done'").fetchone()["n"] == 0
 
@@ -194,7 +212,8 @@ def test_one_crawler_crawls_many_websites_at_once_each_at_its_own_rate(db, crawl
 
     # they ran together, not one after another: every run started before any of them finished
     assert max(r["started_at"] for r in runs) < min(r["finished_at"] for r in runs), [
-        (r["website_id"], r["started_at"], r["finished_at"]) for r in runs]
+        (r["website_id"], r["started_at"], r["finished_at"]) for r in runs
+    ]
     first = {host: requests[host][0][0] for host in names}
     last = {host: requests[host][-1][0] for host in names}
     assert max(first.values()) < min(last.values()), (first, last)
@@ -205,7 +224,7 @@ def test_two_websites_on_one_domain_share_the_stricter_rate(db, crawl_env, spawn
     [host] = hosts("shared", 1)
     with Shop.generated(n_products=6, hosts=[host]) as shop:
         paths = shop.product_paths_for(host)
-        strict_rate, fast_rate = 40, 120                   # 1.5 s and 0.5 s between requests
+        strict_rate, fast_rate = 40, 120  # 1.5 s and 0.5 s between requests
         strict, strict_ids = add_website(db, shop, host, paths[:3], rate=strict_rate)
         fast, fast_ids = add_website(db, shop, host, paths[3:], rate=fast_rate)
         assert db.execute("SELECT count(DISTINCT client_id) AS n FROM websites").fetchone()["n"] == 2
@@ -221,7 +240,8 @@ def test_two_websites_on_one_domain_share_the_stricter_rate(db, crawl_env, spawn
     strict_runs, fast_runs = runs_of(db, strict), runs_of(db, fast)
     # the two crawls ran at the same time (one process, one download slot for the domain)
     assert max(strict_runs[0]["started_at"], fast_runs[0]["started_at"]) < min(
-        strict_runs[0]["finished_at"], fast_runs[0]["finished_at"])
+        strict_runs[0]["finished_at"], fast_runs[0]["finished_at"]
+    )
 
     strict_delay, fast_delay = 60.0 / strict_rate, 60.0 / fast_rate
     times = [t for t, _path in requests]
@@ -241,8 +261,12 @@ def test_two_crawlers_split_the_work_and_nothing_is_crawled_twice(db, crawl_env,
     with Shop.generated(n_products=60, hosts=names) as shop:
         # robots.txt answers after 1 s, so every crawl lasts a while: neither process can take the whole queue
         # before the other has started.
-        shop.set_response("/robots.txt", body="User-agent: *\nDisallow: /private/\n",
-                          headers={"Content-Type": "text/plain"}, delay=1.0)
+        shop.set_response(
+            "/robots.txt",
+            body="User-agent: *\nDisallow: /private/\n",
+            headers={"Content-Type": "text/plain"},
+            delay=1.0,
+        )
         sites = {host: add_website(db, shop, host, shop.product_paths_for(host)) for host in names}
         assert {len(ids) for _w, ids in sites.values()} == {1, 2}
         works = {website_id: enqueue(db, website_id)["id"] for website_id, _ids in sites.values()}
@@ -256,9 +280,10 @@ def test_two_crawlers_split_the_work_and_nothing_is_crawled_twice(db, crawl_env,
     rows = db.execute("SELECT * FROM crawl_work WHERE id = ANY(%s)", (list(works.values()),)).fetchall()
     assert len(rows) == 40
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows), [
-        (r["id"], r["status"], r["attempts"], r["note"]) for r in rows if r["status"] != "done" or r["attempts"] != 1]
+        (r["id"], r["status"], r["attempts"], r["note"]) for r in rows if r["status"] != "done" or r["attempts"] != 1
+    ]
     runs = db.execute("SELECT * FROM crawl_runs WHERE website_id = ANY(%s)", (website_ids,)).fetchall()
-    assert sorted(r["website_id"] for r in runs) == sorted(website_ids)          # exactly one run per website
+    assert sorted(r["website_id"] for r in runs) == sorted(website_ids)  # exactly one run per website
     assert {r["status"] for r in runs} == {"succeeded"}
     assert {r["work_id"] for r in runs} == set(works.values())
     claimed_by = {r["id"]: r["claimed_by"] for r in rows}
@@ -277,8 +302,11 @@ def test_a_killed_crawlers_crawl_is_reaped_and_finished_by_another(db, crawl_env
         website_id, product_ids = add_website(db, shop, host, shop.product_paths_for(host), rate=120)
         work = enqueue(db, website_id)
         first = spawn(crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_CRAWL_LOCK_SECONDS="3"))
-        wait_until(lambda: count_observations(db, product_ids) >= 3, timeout=45,
-                   message=f"the first observations\n{first.tail()}")
+        wait_until(
+            lambda: count_observations(db, product_ids) >= 3,
+            timeout=45,
+            message=f"the first observations\n{first.tail()}",
+        )
         first.send(signal.SIGKILL)
         first.wait(30)
         observed_first = count_observations(db, product_ids)
@@ -306,7 +334,7 @@ def test_a_killed_crawlers_crawl_is_reaped_and_finished_by_another(db, crawl_env
     done = work_row(db, work["id"])
     assert done["status"] == "done" and done["attempts"] == 2, done
     observations = observations_of(db, product_ids)
-    assert sorted(o["product_id"] for o in observations) == sorted(product_ids), observations   # once each
+    assert sorted(o["product_id"] for o in observations) == sorted(product_ids), observations  # once each
     assert all(o["ok"] for o in observations)
     by_run = {r["id"]: sum(1 for o in observations if o["crawl_run_id"] == r["id"]) for r in runs}
     assert by_run == {runs[0]["id"]: observed_first, runs[1]["id"]: 10 - observed_first}
@@ -320,8 +348,11 @@ def test_sigterm_hands_running_crawls_back_and_the_next_crawler_finishes_them(db
         website_id, product_ids = add_website(db, shop, host, shop.product_paths_for(host), rate=120)
         work = enqueue(db, website_id)
         crawler = spawn(crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_CRAWL_STOP_GRACE_SECONDS="0.5"))
-        wait_until(lambda: count_observations(db, product_ids) >= 2, timeout=45,
-                   message=f"the first observations\n{crawler.tail()}")
+        wait_until(
+            lambda: count_observations(db, product_ids) >= 2,
+            timeout=45,
+            message=f"the first observations\n{crawler.tail()}",
+        )
         crawler.send(signal.SIGTERM)
         assert crawler.wait(20) == 0, crawler.tail()
         observed_first = count_observations(db, product_ids)
@@ -336,11 +367,14 @@ def test_sigterm_hands_running_crawls_back_and_the_next_crawler_finishes_them(db
     runs = runs_of(db, website_id)
     done = work_row(db, work["id"])
     observations = observations_of(db, product_ids)
-    story = ([(r["id"], r["job_id"], r["status"], r["products_ok"]) for r in runs],
-             {k: done[k] for k in ("status", "attempts", "note")}, f"{len(observations)} of 10 observed")
+    story = (
+        [(r["id"], r["job_id"], r["status"], r["products_ok"]) for r in runs],
+        {k: done[k] for k in ("status", "attempts", "note")},
+        f"{len(observations)} of 10 observed",
+    )
     assert done["status"] == "done", story
     assert [r["status"] for r in runs] == ["cancelled", "succeeded"], story
-    assert sorted(o["product_id"] for o in observations) == sorted(product_ids), observations   # once each
+    assert sorted(o["product_id"] for o in observations) == sorted(product_ids), observations  # once each
     assert all(o["ok"] for o in observations)
     assert runs[1]["products_ok"] == 10 - observed_first
 
@@ -359,8 +393,9 @@ def test_a_hung_website_does_not_hold_up_the_others(db, crawl_env, spawn):
         healthy_ids = [w for w, _ in healthy.values()]
         # a page gets 2 s, and one retry: the hung website's crawl lasts at least 4 s
         crawler = spawn(crawler_env(OBSRV_DOWNLOAD_TIMEOUT="2", OBSRV_RETRY_TIMES="1"), until_idle=True)
-        wait_until(lambda: all_finished(db, healthy_ids), timeout=45,
-                   message=f"the healthy websites' crawls\n{crawler.tail()}")
+        wait_until(
+            lambda: all_finished(db, healthy_ids), timeout=45, message=f"the healthy websites' crawls\n{crawler.tail()}"
+        )
         [hung_run] = runs_of(db, hung)
         assert hung_run["status"] == "running", "the hung website's crawl ended before the healthy ones"
         assert crawler.wait(60) == 0, crawler.tail()
@@ -387,22 +422,29 @@ def test_postgres_away_mid_crawl_loses_nothing(db, crawl_env, spawn, services):
     with Shop.generated(n_products=20, hosts=names) as shop:
         website_id, product_ids = add_website(db, shop, names[0], shop.product_paths_for(names[0]), rate=120)
         enqueue(db, website_id)
-        crawler = spawn(crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_PERSIST_BATCH="2", PGAPPNAME="pgaway-crawler"),
-                        until_idle=True)
+        crawler = spawn(
+            crawler_env(OBSRV_CRAWL_THROTTLE="true", OBSRV_PERSIST_BATCH="2", PGAPPNAME="pgaway-crawler"),
+            until_idle=True,
+        )
         wait_until(lambda: count_observations(db, product_ids) >= 2, 60, "the first results written")
         with psycopg.connect(services.admin_url, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
             try:
-                cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                    "WHERE application_name = 'pgaway-crawler'").fetchone()[0]
+                cut = admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'pgaway-crawler'"
+                ).fetchone()[0]
                 assert cut >= 1  # the crawler's own connections only: the suite's others stay up
-                wait_until(lambda: "could not persist a batch; retrying" in crawler.tail(200_000), 60,
-                           "a batch to find Postgres away")
+                wait_until(
+                    lambda: "could not persist a batch; retrying" in crawler.tail(200_000),
+                    60,
+                    "a batch to find Postgres away",
+                )
             finally:
                 admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
         assert crawler.wait(120) == 0, crawler.tail()
     assert "persisted a batch after retrying" in crawler.tail(200_000)
-    assert observation_counts(db, product_ids) == {pid: 1 for pid in product_ids}
+    assert observation_counts(db, product_ids) == dict.fromkeys(product_ids, 1)
     [run] = runs_of(db, website_id)
     assert (run["status"], run["products_ok"], run["error_message"]) == ("succeeded", 20, None), run
 
@@ -416,13 +458,16 @@ def test_ctrl_c_mid_render_js_crawl_leaves_no_browser_behind(db, crawl_env, spaw
     with Shop.generated(n_products=3, hosts=[host]) as shop:
         paths = shop.product_paths_for(host)
         for path in paths:
-            shop.set_hang(path, host=host)   # the browser waits on the page when the signal comes
+            shop.set_hang(path, host=host)  # the browser waits on the page when the signal comes
         website_id, _ids = add_website(db, shop, host, paths)
         db.execute("UPDATE websites SET render_js = true WHERE id = %s", (website_id,))
         enqueue(db, website_id)
         crawler = spawn(crawler_env(OBSRV_DOWNLOAD_TIMEOUT="60", OBSRV_CRAWL_STOP_GRACE_SECONDS="0.5"))
-        wait_until(lambda: any(h == host and p in paths for _t, h, _m, p in shop.requests), timeout=60,
-                   message=f"the browser's first page request\n{crawler.tail()}")
+        wait_until(
+            lambda: any(h == host and p in paths for _t, h, _m, p in shop.requests),
+            timeout=60,
+            message=f"the browser's first page request\n{crawler.tail()}",
+        )
         family = psutil.Process(crawler.pid).children(recursive=True)
         assert any("chrom" in p.name().lower() for p in family), [p.name() for p in family]
         crawler.send(signal.SIGINT)

@@ -45,18 +45,26 @@ def page():
 
 
 def events_of(db, product_id):
-    return db.execute("SELECT type, before, after FROM change_events WHERE product_id = %s ORDER BY id",
-                      (product_id,)).fetchall()
+    return db.execute(
+        "SELECT type, before, after FROM change_events WHERE product_id = %s ORDER BY id", (product_id,)
+    ).fetchall()
 
 
 def test_offers_are_stored_and_only_the_reported_offer_alerts(db, crawl_env, page):
     website_id, (plain, large) = baseline_crawled(db, [page.url, page.url + "?size=L"])
 
-    rows = {r["id"]: r for r in db.execute(
-        "SELECT id, price, availability, sku, list_price, offers, sources FROM products WHERE website_id = %s",
-        (website_id,)).fetchall()}
+    rows = {
+        r["id"]: r
+        for r in db.execute(
+            "SELECT id, price, availability, sku, list_price, offers, sources FROM products WHERE website_id = %s",
+            (website_id,),
+        ).fetchall()
+    }
     assert (rows[plain]["price"], rows[plain]["availability"], rows[plain]["sku"]) == (
-        Decimal("28.00"), "InStock", "2207-FG-M")  # S is sold out: the default is M, and the product is in stock
+        Decimal("28.00"),
+        "InStock",
+        "2207-FG-M",
+    )  # S is sold out: the default is M, and the product is in stock
     assert rows[plain]["list_price"] == Decimal("35.00") and rows[plain]["sources"]["offers"] == "jsonld"
     offers = rows[plain]["offers"]
     assert [(o["sku"], o["price"], o["list_price"], o["availability"], o["selected"]) for o in offers] == [
@@ -72,19 +80,32 @@ def test_offers_are_stored_and_only_the_reported_offer_alerts(db, crawl_env, pag
     page.sold_out = {"M"}  # the plain URL's default size, and a size the ?size=L product does not watch
     assert run_crawl(website_id, "manual")["status"] == "succeeded"
     assert events_of(db, plain) == [] and events_of(db, large) == []
-    state = db.execute("SELECT availability, sku, notified_availability FROM products WHERE id = %s",
-                       (plain,)).fetchone()
+    state = db.execute(
+        "SELECT availability, sku, notified_availability FROM products WHERE id = %s", (plain,)
+    ).fetchone()
     assert state == {"availability": "InStock", "sku": "2207-FG-L", "notified_availability": "InStock"}
 
     page.sold_out = {"M", "L"}  # the watched size sells out (and with it the last size of all)
     assert run_crawl(website_id, "manual")["status"] == "succeeded"
     [event] = events_of(db, large)
     assert event["type"] == "stock_changed"
-    assert event["before"] == {"price": "28.00", "currency": "EUR", "availability": "InStock", "list_price": "35.00",
-                               "sku": "2207-FG-L"}
-    assert event["after"] == {"price": "28.00", "currency": "EUR", "availability": "OutOfStock",
-                              "list_price": "35.00", "sku": "2207-FG-L"}
+    assert event["before"] == {
+        "price": "28.00",
+        "currency": "EUR",
+        "availability": "InStock",
+        "list_price": "35.00",
+        "sku": "2207-FG-L",
+    }
+    assert event["after"] == {
+        "price": "28.00",
+        "currency": "EUR",
+        "availability": "OutOfStock",
+        "list_price": "35.00",
+        "sku": "2207-FG-L",
+    }
     # no size left: the plain URL is out of stock at last (and reports the cheapest size, S, now)
     assert [(e["type"], e["after"]["availability"], e["after"]["sku"]) for e in events_of(db, plain)] == [
-        ("price_changed", "OutOfStock", "2207-FG-S"), ("stock_changed", "OutOfStock", "2207-FG-S")]
+        ("price_changed", "OutOfStock", "2207-FG-S"),
+        ("stock_changed", "OutOfStock", "2207-FG-S"),
+    ]
     assert page.hits == 6

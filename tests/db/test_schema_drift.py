@@ -28,14 +28,16 @@ import re
 import psycopg
 import pytest
 
-from db.migrate import migrate
 from core.settings import with_database
+from db.migrate import migrate
 from tests.conftest import ROOT
 
 PACKAGES = ("api", "core", "crawler", "db", "pipelines", "scheduler", "webhooks")
 #: the start of an SQL statement (not an HTTP method name or a word in a message)
-SQL_START = re.compile(r"^\s*\(?\s*(?:SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+(?:\s+\w+)?\s+SET\s|DELETE\s+FROM\s"
-                       r"|WITH\s+\w+\s+AS\s|COPY\s+\w+\s*\()")
+SQL_START = re.compile(
+    r"^\s*\(?\s*(?:SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+(?:\s+\w+)?\s+SET\s|DELETE\s+FROM\s"
+    r"|WITH\s+\w+\s+AS\s|COPY\s+\w+\s*\()"
+)
 COPY_FROM_STDIN = re.compile(r"^\s*COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN\s*$", re.S)
 PLACEHOLDER = re.compile(r"%%|%\((\w+)\)[sbt]|%[sbt]")
 #: at most this many statements may be built at run time (so the check cannot quietly cover nothing)
@@ -46,9 +48,9 @@ MIN_CHECKED = 70
 # -- the code's SQL ----------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Statement:
-    where: str            # file:line
-    text: str | None      # the SQL, complete; None when it is built at run time
-    why: str = ""         # what could not be filled in
+    where: str  # file:line
+    text: str | None  # the SQL, complete; None when it is built at run time
+    why: str = ""  # what could not be filled in
 
 
 def _module_constants(tree: ast.Module) -> set[str]:
@@ -67,9 +69,15 @@ def _evaluable(expr: ast.expr, constants: set[str]) -> bool:
     """A module constant, or ``"sep".join(<module constant>)``: safe to evaluate in the module's globals."""
     if isinstance(expr, ast.Name):
         return expr.id in constants
-    return (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "join"
-            and isinstance(expr.func.value, ast.Constant) and len(expr.args) == 1 and not expr.keywords
-            and _evaluable(expr.args[0], constants))
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "join"
+        and isinstance(expr.func.value, ast.Constant)
+        and len(expr.args) == 1
+        and not expr.keywords
+        and _evaluable(expr.args[0], constants)
+    )
 
 
 class Unresolved(Exception):
@@ -81,14 +89,16 @@ def _resolve(node: ast.expr, namespace, constants: set[str]) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(_resolve(part.value if isinstance(part, ast.FormattedValue) else part, namespace, constants)
-                       for part in node.values)
+        return "".join(
+            _resolve(part.value if isinstance(part, ast.FormattedValue) else part, namespace, constants)
+            for part in node.values
+        )
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _resolve(node.left, namespace, constants) + _resolve(node.right, namespace, constants)
     if not _evaluable(node, constants):
         raise Unresolved(ast.unparse(node))
     try:
-        value = eval(compile(ast.Expression(node), "<sql>", "eval"), namespace())  # noqa: S307 - our own code
+        value = eval(compile(ast.Expression(node), "<sql>", "eval"), namespace())
     except Exception:  # noqa: BLE001 - whatever it is, it is not a constant
         raise Unresolved(ast.unparse(node)) from None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -112,17 +122,28 @@ def code_statements() -> list[Statement]:
         for path in sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []:
             relative = path.relative_to(ROOT)
             tree = ast.parse(path.read_text(encoding="utf-8"), str(relative))
-            inner = {id(child) for node in ast.walk(tree)
-                     if isinstance(node, (ast.JoinedStr, ast.BinOp, ast.FormattedValue))
-                     for child in ast.iter_child_nodes(node)}
+            inner = {
+                id(child)
+                for node in ast.walk(tree)
+                if isinstance(node, (ast.JoinedStr, ast.BinOp, ast.FormattedValue))
+                for child in ast.iter_child_nodes(node)
+            }
             module = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
             constants = _module_constants(tree)
             # a module constant used as a part of ``a + b`` is a fragment: it is checked inside those statements
-            joined = {operand.id for node in ast.walk(tree)
-                      if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
-                      for operand in (node.left, node.right) if isinstance(operand, ast.Name)}
-            inner |= {id(node.value) for node in tree.body if isinstance(node, ast.Assign)
-                      and any(isinstance(t, ast.Name) and t.id in joined for t in node.targets)}
+            joined = {
+                operand.id
+                for node in ast.walk(tree)
+                if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+                for operand in (node.left, node.right)
+                if isinstance(operand, ast.Name)
+            }
+            inner |= {
+                id(node.value)
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id in joined for t in node.targets)
+            }
 
             def namespace(module=module):
                 return vars(importlib.import_module(module))
@@ -203,8 +224,11 @@ def test_the_codes_sql_plans_against_the_migrated_schema(migrated, statement):
     try:
         plan(migrated, as_postgres(statement.text))
     except psycopg.Error as exc:
-        pytest.fail(f"{statement.where}: the migrations' schema does not fit this statement: "
-                    f"{type(exc).__name__}: {exc}\n{statement.text.strip()}", pytrace=False)
+        pytest.fail(
+            f"{statement.where}: the migrations' schema does not fit this statement: "
+            f"{type(exc).__name__}: {exc}\n{statement.text.strip()}",
+            pytrace=False,
+        )
 
 
 def test_the_scan_finds_the_codes_sql():
@@ -212,8 +236,15 @@ def test_the_scan_finds_the_codes_sql():
     assert len(CHECKED) >= MIN_CHECKED, [s.where for s in CHECKED]
     assert len(DYNAMIC) <= MAX_DYNAMIC, "\n".join(f"{s.where}: {{{s.why}}}" for s in DYNAMIC)
     wheres = {s.where.split(":")[0] for s in CHECKED}
-    assert {"db/queries/crawls.py", "db/queries/webhooks.py", "db/queries/websites.py", "db/queries/work.py",
-            "db/queries/products.py", "db/queries/clients.py", "db/queries/history.py"} <= wheres
+    assert {
+        "db/queries/crawls.py",
+        "db/queries/webhooks.py",
+        "db/queries/websites.py",
+        "db/queries/work.py",
+        "db/queries/products.py",
+        "db/queries/clients.py",
+        "db/queries/history.py",
+    } <= wheres
 
 
 def test_a_dropped_or_renamed_column_fails_the_check(migrated):
@@ -227,8 +258,11 @@ def test_a_dropped_or_renamed_column_fails_the_check(migrated):
                 return f"{type(exc).__name__}: {exc}"
         return None
 
-    users = [s for s in CHECKED if re.search(r"\blist_price\b", s.text) and re.search(r"\bproducts\b", s.text)
-             and fails(s) is None]
+    users = [
+        s
+        for s in CHECKED
+        if re.search(r"\blist_price\b", s.text) and re.search(r"\bproducts\b", s.text) and fails(s) is None
+    ]
     assert users, "no statement uses products.list_price any more: pick another column for this test"
     with migrated.transaction(force_rollback=True):
         migrated.execute("ALTER TABLE products RENAME COLUMN list_price TO list_price_renamed")
@@ -239,7 +273,8 @@ def test_a_dropped_or_renamed_column_fails_the_check(migrated):
 
 def test_placeholders_and_copy_are_translated():
     assert as_postgres("SELECT a FROM t WHERE b = %s AND c = %(c)s AND d = %s AND e LIKE 'x%%' AND f = %(c)s") == (
-        "SELECT a FROM t WHERE b = $1 AND c = $2 AND d = $3 AND e LIKE 'x%' AND f = $2")
+        "SELECT a FROM t WHERE b = $1 AND c = $2 AND d = $3 AND e LIKE 'x%' AND f = $2"
+    )
     assert as_postgres("COPY observations (product_id, ok) FROM STDIN") == "SELECT product_id, ok FROM observations"
 
 
@@ -250,7 +285,8 @@ def columns_of(conn, table: str) -> dict[str, tuple[str, bool]]:
         """SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped""",
-        (table,)).fetchall()
+        (table,),
+    ).fetchall()
     return {name: (kind.replace("timestamp with time zone", "timestamptz"), notnull) for name, kind, notnull in rows}
 
 
@@ -260,8 +296,13 @@ NOT_STORED = {
     "canonical_url": "decides the product's url and identity (NormalizePipeline); not kept apart",
 }
 #: fields of one observation that are its crawl's business, not a column
-NOT_OBSERVED = {"website_id": "the product's", "changes": "become change_events rows (the outbox)",
-                "sources": "kept on the product (latest)", "url": "the product's", "identity": "the product's"}
+NOT_OBSERVED = {
+    "website_id": "the product's",
+    "changes": "become change_events rows (the outbox)",
+    "sources": "kept on the product (latest)",
+    "url": "the product's",
+    "identity": "the product's",
+}
 #: a product's latest state that each observation records as history
 OBSERVED_STATE = ("price", "currency", "availability", "list_price", "offers")
 
@@ -287,8 +328,10 @@ def test_every_product_field_has_its_column(migrated):
 def check_values(conn, table: str, column: str) -> set[str]:
     """The quoted values of the CHECK constraint that limits ``table.column`` to a list."""
     for (definition,) in conn.execute(
-            """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-                WHERE contype = 'c' AND conrelid = %s::regclass""", (table,)).fetchall():
+        """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+                WHERE contype = 'c' AND conrelid = %s::regclass""",
+        (table,),
+    ).fetchall():
         if re.search(rf"\(\(?{column}\s*=\s*ANY|\({column}\s*=\s*ANY|\b{column}\b.*ARRAY\[", definition):
             return set(re.findall(r"'([^']*)'::text", definition))
     raise AssertionError(f"no CHECK constraint lists the values of {table}.{column}")
@@ -303,8 +346,9 @@ VOCABULARIES = [
 ]
 
 
-@pytest.mark.parametrize("table, column, module, name", VOCABULARIES,
-                         ids=[f"{t}.{c}-{m}.{n}" for t, c, m, n in VOCABULARIES])
+@pytest.mark.parametrize(
+    "table, column, module, name", VOCABULARIES, ids=[f"{t}.{c}-{m}.{n}" for t, c, m, n in VOCABULARIES]
+)
 def test_the_codes_vocabulary_is_the_schemas(migrated, table, column, module, name):
     in_code = set(getattr(importlib.import_module(module), name))
     assert check_values(migrated, table, column) == in_code
@@ -314,75 +358,180 @@ def test_the_codes_vocabulary_is_the_schemas(migrated, table, column, module, na
 EXPECTED_COLUMNS = {
     "clients": {"id": "bigint NOT NULL", "name": "text NOT NULL", "created_at": "timestamptz NOT NULL"},
     "api_keys": {
-        "id": "bigint NOT NULL", "client_id": "bigint NOT NULL", "name": "text NOT NULL", "prefix": "text NOT NULL",
-        "digest": "bytea NOT NULL", "scopes": "text[] NOT NULL", "created_at": "timestamptz NOT NULL",
-        "last_used_at": "timestamptz", "invalidated_at": "timestamptz",
+        "id": "bigint NOT NULL",
+        "client_id": "bigint NOT NULL",
+        "name": "text NOT NULL",
+        "prefix": "text NOT NULL",
+        "digest": "bytea NOT NULL",
+        "scopes": "text[] NOT NULL",
+        "created_at": "timestamptz NOT NULL",
+        "last_used_at": "timestamptz",
+        "invalidated_at": "timestamptz",
     },
     "audit_log": {
-        "id": "bigint NOT NULL", "client_id": "bigint", "api_key_id": "bigint", "action": "text NOT NULL",
-        "target_type": "text NOT NULL", "target_id": "bigint", "details": "jsonb NOT NULL", "request_id": "text",
+        "id": "bigint NOT NULL",
+        "client_id": "bigint",
+        "api_key_id": "bigint",
+        "action": "text NOT NULL",
+        "target_type": "text NOT NULL",
+        "target_id": "bigint",
+        "details": "jsonb NOT NULL",
+        "request_id": "text",
         "created_at": "timestamptz NOT NULL",
     },
     "websites": {
-        "id": "bigint NOT NULL", "client_id": "bigint NOT NULL", "name": "text NOT NULL", "domain": "text NOT NULL",
-        "seed_urls": "text[] NOT NULL", "status": "text NOT NULL", "status_reason": "text",
-        "schedule": "text NOT NULL", "next_crawl_at": "timestamptz", "price_threshold_pct": "numeric(6,3) NOT NULL",
-        "webhook_url": "text", "webhook_mode": "text NOT NULL", "webhook_enabled": "boolean NOT NULL",
-        "render_js": "boolean NOT NULL", "selectors": "jsonb NOT NULL", "crawl_rate_per_minute": "integer NOT NULL",
-        "consecutive_failures": "integer NOT NULL", "created_at": "timestamptz NOT NULL",
+        "id": "bigint NOT NULL",
+        "client_id": "bigint NOT NULL",
+        "name": "text NOT NULL",
+        "domain": "text NOT NULL",
+        "seed_urls": "text[] NOT NULL",
+        "status": "text NOT NULL",
+        "status_reason": "text",
+        "schedule": "text NOT NULL",
+        "next_crawl_at": "timestamptz",
+        "price_threshold_pct": "numeric(6,3) NOT NULL",
+        "webhook_url": "text",
+        "webhook_mode": "text NOT NULL",
+        "webhook_enabled": "boolean NOT NULL",
+        "render_js": "boolean NOT NULL",
+        "selectors": "jsonb NOT NULL",
+        "crawl_rate_per_minute": "integer NOT NULL",
+        "consecutive_failures": "integer NOT NULL",
+        "created_at": "timestamptz NOT NULL",
         "updated_at": "timestamptz NOT NULL",
     },
     "webhook_secrets": {
-        "id": "bigint NOT NULL", "client_id": "bigint NOT NULL", "secret": "text NOT NULL",
-        "created_at": "timestamptz NOT NULL", "valid_until": "timestamptz",
+        "id": "bigint NOT NULL",
+        "client_id": "bigint NOT NULL",
+        "secret": "text NOT NULL",
+        "created_at": "timestamptz NOT NULL",
+        "valid_until": "timestamptz",
     },
     "crawl_work": {
-        "id": "bigint NOT NULL", "website_id": "bigint NOT NULL", "kind": "text NOT NULL", "job_id": "text NOT NULL",
-        "product_ids": "bigint[]", "status": "text NOT NULL", "run_after": "timestamptz NOT NULL",
-        "attempts": "integer NOT NULL", "claimed_by": "text", "heartbeat_at": "timestamptz", "note": "text",
-        "created_at": "timestamptz NOT NULL", "finished_at": "timestamptz",
+        "id": "bigint NOT NULL",
+        "website_id": "bigint NOT NULL",
+        "kind": "text NOT NULL",
+        "job_id": "text NOT NULL",
+        "product_ids": "bigint[]",
+        "status": "text NOT NULL",
+        "run_after": "timestamptz NOT NULL",
+        "attempts": "integer NOT NULL",
+        "claimed_by": "text",
+        "heartbeat_at": "timestamptz",
+        "note": "text",
+        "created_at": "timestamptz NOT NULL",
+        "finished_at": "timestamptz",
     },
     "crawl_runs": {
-        "id": "bigint NOT NULL", "website_id": "bigint NOT NULL", "kind": "text NOT NULL", "job_id": "text",
-        "status": "text NOT NULL", "started_at": "timestamptz NOT NULL", "finished_at": "timestamptz",
-        "duration_ms": "integer", "heartbeat_at": "timestamptz NOT NULL", "worker": "text",
-        "pages_fetched": "integer NOT NULL", "products_attempted": "integer NOT NULL",
-        "products_ok": "integer NOT NULL", "products_failed": "integer NOT NULL",
-        "changes_detected": "integer NOT NULL", "error_type": "text", "error_message": "text",
-        "error_products": "jsonb NOT NULL", "work_id": "bigint", "summary": "text",
+        "id": "bigint NOT NULL",
+        "website_id": "bigint NOT NULL",
+        "kind": "text NOT NULL",
+        "job_id": "text",
+        "status": "text NOT NULL",
+        "started_at": "timestamptz NOT NULL",
+        "finished_at": "timestamptz",
+        "duration_ms": "integer",
+        "heartbeat_at": "timestamptz NOT NULL",
+        "worker": "text",
+        "pages_fetched": "integer NOT NULL",
+        "products_attempted": "integer NOT NULL",
+        "products_ok": "integer NOT NULL",
+        "products_failed": "integer NOT NULL",
+        "changes_detected": "integer NOT NULL",
+        "error_type": "text",
+        "error_message": "text",
+        "error_products": "jsonb NOT NULL",
+        "work_id": "bigint",
+        "summary": "text",
     },
     "products": {
-        "id": "bigint NOT NULL", "website_id": "bigint NOT NULL", "url": "text NOT NULL", "identity": "text NOT NULL",
-        "sku": "text", "gtin": "text", "platform_id": "text", "status": "text NOT NULL", "discovery_score": "real",
-        "name": "text", "brand": "text", "image": "text", "price": "numeric", "currency": "character(3)",
-        "availability": "text", "sources": "jsonb NOT NULL", "last_observed_at": "timestamptz",
-        "last_ok_at": "timestamptz", "last_changed_at": "timestamptz", "notified_price": "numeric",
-        "notified_currency": "character(3)", "notified_availability": "text", "approved_at": "timestamptz",
-        "created_at": "timestamptz NOT NULL", "updated_at": "timestamptz NOT NULL", "list_price": "numeric",
+        "id": "bigint NOT NULL",
+        "website_id": "bigint NOT NULL",
+        "url": "text NOT NULL",
+        "identity": "text NOT NULL",
+        "sku": "text",
+        "gtin": "text",
+        "platform_id": "text",
+        "status": "text NOT NULL",
+        "discovery_score": "real",
+        "name": "text",
+        "brand": "text",
+        "image": "text",
+        "price": "numeric",
+        "currency": "character(3)",
+        "availability": "text",
+        "sources": "jsonb NOT NULL",
+        "last_observed_at": "timestamptz",
+        "last_ok_at": "timestamptz",
+        "last_changed_at": "timestamptz",
+        "notified_price": "numeric",
+        "notified_currency": "character(3)",
+        "notified_availability": "text",
+        "approved_at": "timestamptz",
+        "created_at": "timestamptz NOT NULL",
+        "updated_at": "timestamptz NOT NULL",
+        "list_price": "numeric",
         "offers": "jsonb",
     },
     "observations": {
-        "id": "bigint NOT NULL", "product_id": "bigint NOT NULL", "crawl_run_id": "bigint",
-        "observed_at": "timestamptz NOT NULL", "ok": "boolean NOT NULL", "price": "numeric",
-        "currency": "character(3)", "availability": "text", "http_status": "smallint", "error_type": "text",
-        "error": "text", "flagged": "boolean NOT NULL", "list_price": "numeric", "offers": "jsonb",
+        "id": "bigint NOT NULL",
+        "product_id": "bigint NOT NULL",
+        "crawl_run_id": "bigint",
+        "observed_at": "timestamptz NOT NULL",
+        "ok": "boolean NOT NULL",
+        "price": "numeric",
+        "currency": "character(3)",
+        "availability": "text",
+        "http_status": "smallint",
+        "error_type": "text",
+        "error": "text",
+        "flagged": "boolean NOT NULL",
+        "list_price": "numeric",
+        "offers": "jsonb",
     },
     "change_events": {
-        "id": "bigint NOT NULL", "uid": "uuid NOT NULL", "website_id": "bigint NOT NULL", "product_id": "bigint",
-        "type": "text NOT NULL", "before": "jsonb", "after": "jsonb", "change_pct": "numeric",
-        "observed_at": "timestamptz", "created_at": "timestamptz NOT NULL", "attempts": "integer NOT NULL",
-        "next_attempt_at": "timestamptz NOT NULL", "delivered_at": "timestamptz", "exhausted_at": "timestamptz",
-        "digest_id": "bigint", "lease_token": "uuid", "leased_until": "timestamptz",
+        "id": "bigint NOT NULL",
+        "uid": "uuid NOT NULL",
+        "website_id": "bigint NOT NULL",
+        "product_id": "bigint",
+        "type": "text NOT NULL",
+        "before": "jsonb",
+        "after": "jsonb",
+        "change_pct": "numeric",
+        "observed_at": "timestamptz",
+        "created_at": "timestamptz NOT NULL",
+        "attempts": "integer NOT NULL",
+        "next_attempt_at": "timestamptz NOT NULL",
+        "delivered_at": "timestamptz",
+        "exhausted_at": "timestamptz",
+        "digest_id": "bigint",
+        "lease_token": "uuid",
+        "leased_until": "timestamptz",
     },
     "webhook_deliveries": {
-        "id": "bigint NOT NULL", "event_id": "bigint NOT NULL", "website_id": "bigint NOT NULL",
-        "attempt": "integer NOT NULL", "attempted_at": "timestamptz NOT NULL", "url": "text NOT NULL",
-        "status_code": "integer", "latency_ms": "integer", "success": "boolean NOT NULL", "error": "text",
+        "id": "bigint NOT NULL",
+        "event_id": "bigint NOT NULL",
+        "website_id": "bigint NOT NULL",
+        "attempt": "integer NOT NULL",
+        "attempted_at": "timestamptz NOT NULL",
+        "url": "text NOT NULL",
+        "status_code": "integer",
+        "latency_ms": "integer",
+        "success": "boolean NOT NULL",
+        "error": "text",
     },
     "product_statistics": {
-        "product_id": "bigint NOT NULL", "month": "date NOT NULL", "currency": "character(3)", "min_price": "numeric",
-        "max_price": "numeric", "avg_price": "numeric", "last_price": "numeric", "observations": "integer NOT NULL",
-        "ok_observations": "integer NOT NULL", "in_stock_ratio": "numeric(5,4)", "computed_at": "timestamptz NOT NULL",
+        "product_id": "bigint NOT NULL",
+        "month": "date NOT NULL",
+        "currency": "character(3)",
+        "min_price": "numeric",
+        "max_price": "numeric",
+        "avg_price": "numeric",
+        "last_price": "numeric",
+        "observations": "integer NOT NULL",
+        "ok_observations": "integer NOT NULL",
+        "in_stock_ratio": "numeric(5,4)",
+        "computed_at": "timestamptz NOT NULL",
     },
 }
 
@@ -411,12 +560,16 @@ def test_money_is_numeric_and_times_are_timestamptz_everywhere(migrated):
         """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0
-              AND NOT a.attisdropped AND c.relname NOT LIKE '%yoyo%'""").fetchall()
-    wrong = [f"{t}.{c}: {kind}" for t, c, kind in rows
-             if kind in ("timestamp without time zone", "double precision", "money")
-             or (re.search(r"(^|_)(price|pct)$", c) and not kind.startswith("numeric"))
-             or (re.search(r"_at$", c) and kind != "timestamp with time zone")
-             or (kind == "real" and (t, c) != ("products", "discovery_score"))]
+              AND NOT a.attisdropped AND c.relname NOT LIKE '%yoyo%'"""
+    ).fetchall()
+    wrong = [
+        f"{t}.{c}: {kind}"
+        for t, c, kind in rows
+        if kind in ("timestamp without time zone", "double precision", "money")
+        or (re.search(r"(^|_)(price|pct)$", c) and not kind.startswith("numeric"))
+        or (re.search(r"_at$", c) and kind != "timestamp with time zone")
+        or (kind == "real" and (t, c) != ("products", "discovery_score"))
+    ]
     assert wrong == []
 
 
@@ -424,7 +577,7 @@ def test_money_is_numeric_and_times_are_timestamptz_everywhere(migrated):
 class Unique:
     table: str
     columns: tuple[str, ...]
-    where: str | None = None   # a partial index's predicate, as Postgres prints it
+    where: str | None = None  # a partial index's predicate, as Postgres prints it
     why: str = ""
 
 
@@ -439,12 +592,19 @@ RELIED_ON = [
     Unique("product_statistics", ("product_id", "month"), why="monthly statistics are upserted"),
 ]
 #: deleting a website (the API) deletes all of it: (child table, column) -> parent table
-CASCADES = {("products", "website_id"): "websites", ("crawl_runs", "website_id"): "websites",
-            ("crawl_work", "website_id"): "websites", ("change_events", "website_id"): "websites",
-            ("webhook_deliveries", "website_id"): "websites", ("webhook_deliveries", "event_id"): "change_events",
-            ("observations", "product_id"): "products", ("product_statistics", "product_id"): "products",
-            ("websites", "client_id"): "clients", ("api_keys", "client_id"): "clients",
-            ("webhook_secrets", "client_id"): "clients"}
+CASCADES = {
+    ("products", "website_id"): "websites",
+    ("crawl_runs", "website_id"): "websites",
+    ("crawl_work", "website_id"): "websites",
+    ("change_events", "website_id"): "websites",
+    ("webhook_deliveries", "website_id"): "websites",
+    ("webhook_deliveries", "event_id"): "change_events",
+    ("observations", "product_id"): "products",
+    ("product_statistics", "product_id"): "products",
+    ("websites", "client_id"): "clients",
+    ("api_keys", "client_id"): "clients",
+    ("webhook_secrets", "client_id"): "clients",
+}
 
 
 def unique_indexes(conn) -> set[tuple[str, tuple[str, ...], str | None]]:
@@ -454,14 +614,18 @@ def unique_indexes(conn) -> set[tuple[str, tuple[str, ...], str | None]]:
              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
             WHERE i.indisunique AND n.nspname = 'public'
-            GROUP BY i.indexrelid, t.relname, i.indpred, i.indrelid""").fetchall()
+            GROUP BY i.indexrelid, t.relname, i.indpred, i.indrelid"""
+    ).fetchall()
     return {(table, tuple(cols), where) for table, cols, where in rows}
 
 
 def test_the_unique_indexes_the_code_relies_on_exist(migrated):
     present = unique_indexes(migrated)
-    missing = [f"{u.table} ({', '.join(u.columns)}){' WHERE ' + u.where if u.where else ''}: {u.why}"
-               for u in RELIED_ON if (u.table, u.columns, u.where) not in present]
+    missing = [
+        f"{u.table} ({', '.join(u.columns)}){' WHERE ' + u.where if u.where else ''}: {u.why}"
+        for u in RELIED_ON
+        if (u.table, u.columns, u.where) not in present
+    ]
     assert missing == [], "unique indexes the code relies on are gone:\n  " + "\n  ".join(missing)
 
 
@@ -469,7 +633,8 @@ def test_deleting_a_website_or_client_cascades(migrated):
     rows = migrated.execute(
         """SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, c.confdeltype
              FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-            WHERE c.contype = 'f' AND cardinality(c.conkey) = 1""").fetchall()
+            WHERE c.contype = 'f' AND cardinality(c.conkey) = 1"""
+    ).fetchall()
     cascading = {(child, column): parent for child, column, parent, action in rows if action == "c"}
     assert {key: cascading.get(key) for key in CASCADES} == CASCADES
 
@@ -478,5 +643,6 @@ def test_observations_are_partitioned_by_month_of_observed_at(migrated):
     strategy, column = migrated.execute(
         """SELECT p.partstrat, a.attname FROM pg_partitioned_table p
              JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
-            WHERE p.partrelid = 'observations'::regclass""").fetchone()
+            WHERE p.partrelid = 'observations'::regclass"""
+    ).fetchone()
     assert (strategy, column) == ("r", "observed_at")  # db/partitions.py makes one range per month

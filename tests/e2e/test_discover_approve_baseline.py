@@ -17,22 +17,32 @@ pytestmark = pytest.mark.slow
 
 def run_worker(services, timeout=600):
     """A real crawler process, until no crawl work is due."""
-    return run_crawler(timeout=timeout, env=services.env(
-        OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_CRAWL_THROTTLE="false", OBSRV_RETRY_BACKOFF_BASE="0.01",
-        OBSRV_LOG_LEVEL="WARNING"))
+    return run_crawler(
+        timeout=timeout,
+        env=services.env(
+            OBSRV_ALLOW_PRIVATE_TARGETS="true",
+            OBSRV_CRAWL_THROTTLE="false",
+            OBSRV_RETRY_BACKOFF_BASE="0.01",
+            OBSRV_LOG_LEVEL="WARNING",
+        ),
+    )
 
 
 def test_register_discover_approve_100_and_baseline(make_app, new_client, services, db):
     _cid, key = new_client()
     api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True).test_client()
     with Shop.books() as shop:
-        registered = api.post("/v1/websites", headers=bearer(key), json={
-            "name": "Books to Scrape", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 120})
+        registered = api.post(
+            "/v1/websites",
+            headers=bearer(key),
+            json={"name": "Books to Scrape", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 120},
+        )
         assert registered.status_code == 202, registered.get_json()
         website_id = registered.get_json()["id"]
         # a shop that cannot be reached, queued in the same worker's way: it must fail alone
-        dead = api.post("/v1/websites", headers=bearer(key), json={
-            "name": "Gone", "seed_urls": ["http://127.0.0.1:9/"]}).get_json()["id"]
+        dead = api.post(
+            "/v1/websites", headers=bearer(key), json={"name": "Gone", "seed_urls": ["http://127.0.0.1:9/"]}
+        ).get_json()["id"]
 
         run_worker(services)  # both discoveries, one crawler process
         website = api.get(f"/v1/websites/{website_id}", headers=bearer(key)).get_json()
@@ -42,8 +52,9 @@ def test_register_discover_approve_100_and_baseline(make_app, new_client, servic
 
         candidates = []
         for page in (1, 2, 3):
-            response = api.get(f"/v1/websites/{website_id}/discovered-products?page={page}&page_size=100",
-                               headers=bearer(key))
+            response = api.get(
+                f"/v1/websites/{website_id}/discovered-products?page={page}&page_size=100", headers=bearer(key)
+            )
             candidates += response.get_json()
         assert len(candidates) == 200
         assert {c["url"] for c in candidates} == {shop.url(p) for p in shop.product_paths}
@@ -51,8 +62,11 @@ def test_register_discover_approve_100_and_baseline(make_app, new_client, servic
         assert scores == sorted(scores, reverse=True)
 
         chosen = candidates[:100]
-        approved = api.post(f"/v1/websites/{website_id}/approve-products", headers=bearer(key),
-                            json={"product_ids": [c["id"] for c in chosen]})
+        approved = api.post(
+            f"/v1/websites/{website_id}/approve-products",
+            headers=bearer(key),
+            json={"product_ids": [c["id"] for c in chosen]},
+        )
         assert approved.status_code == 202, approved.get_json()
         assert approved.get_json()["total_approved"] == 100
 
@@ -67,8 +81,9 @@ def test_register_discover_approve_100_and_baseline(make_app, new_client, servic
             assert product["name"] == truth["name"] and product["sku"] == truth["sku"]
             assert product["last_observed_at"] and product["sources"]["price"]
 
-    runs = db.execute("SELECT kind, status, products_ok FROM crawl_runs WHERE website_id = %s ORDER BY id",
-                      (website_id,)).fetchall()
+    runs = db.execute(
+        "SELECT kind, status, products_ok FROM crawl_runs WHERE website_id = %s ORDER BY id", (website_id,)
+    ).fetchall()
     dead_run = db.execute("SELECT status, error_type FROM crawl_runs WHERE website_id = %s", (dead,)).fetchone()
     assert dead_run == {"status": "failed", "error_type": "network"}
     assert [(r["kind"], r["status"]) for r in runs] == [("discovery", "succeeded"), ("baseline", "succeeded")]

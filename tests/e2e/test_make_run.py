@@ -43,17 +43,38 @@ class Service:
     def __init__(self, run_dir: Path, port: int, **extra_env: str):
         self.run_dir, self.port = run_dir, port
         self.base = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("OBSRV_")}
-        env.update(OBSRV_PORT=str(port), OBSRV_RUN_DIR=str(run_dir), OBSRV_API_WORKERS="1",
-                   OBSRV_SCHEDULER_TICK_SECONDS="1", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("OBSRV_")
+        }
+        env.update(
+            OBSRV_PORT=str(port),
+            OBSRV_RUN_DIR=str(run_dir),
+            OBSRV_API_WORKERS="1",
+            OBSRV_SCHEDULER_TICK_SECONDS="1",
+            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        )
         env.update(extra_env)
         self.env = env
-        self.log = open(run_dir.parent / f"run-{port}-{time.monotonic_ns()}.log", "wb")
+        self.log = open(run_dir.parent / f"run-{port}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 -- closed in stop()
         self.proc = subprocess.Popen(
-            [str(BIN / "python"), "-m", "db.embedded", "--", str(BIN / "honcho"), "--no-colour", "-e", os.devnull,
-             "start", "-f", "Procfile"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(BIN / "python"),
+                "-m",
+                "db.embedded",
+                "--",
+                str(BIN / "honcho"),
+                "--no-colour",
+                "-e",
+                os.devnull,
+                "start",
+                "-f",
+                "Procfile",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def output(self) -> str:
@@ -124,8 +145,14 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
     assert requests.get(a.base + "/openapi.json", timeout=5).json()["info"]["title"] == "Obsrv"
 
     # the README's CLI finds the running service's database by itself
-    cli = subprocess.run([str(BIN / "python"), "-m", "api", "create-client", "Demo Co"], cwd=ROOT, env=a.env,
-                         capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [str(BIN / "python"), "-m", "api", "create-client", "Demo Co"],
+        cwd=ROOT,
+        env=a.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 0, cli.stderr
     key = next(line.split()[1] for line in cli.stdout.splitlines() if line.startswith("api_key:"))
     assert "obsrv_live_" not in cli.stderr
@@ -135,8 +162,12 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
 
     # the webhook worker listens on its queue only, the crawler runs, the scheduler ticks
     conn = redis.Redis.from_url(services_a["REDIS_URL"])
-    wait_until(lambda: Worker.all(connection=conn) and conn.exists("obsrv:scheduler:heartbeat"), 30,
-               lambda: f"the webhook worker and the scheduler's heartbeat:\n{a.output()}", interval=0.3)
+    wait_until(
+        lambda: Worker.all(connection=conn) and conn.exists("obsrv:scheduler:heartbeat"),
+        30,
+        lambda: f"the webhook worker and the scheduler's heartbeat:\n{a.output()}",
+        interval=0.3,
+    )
     workers = Worker.all(connection=conn)
     assert len(workers) == 1 and workers[0].queue_names() == ["webhooks"]
     assert any("crawler" in p.cmdline() for p in a.processes()), "no crawler process"
@@ -163,16 +194,30 @@ def test_make_run_side_by_side_then_ctrl_c_leaves_nothing(two_services):
 
 def _running_discovery(service: Service, shop, key_env: dict) -> str:
     """Register the shop through the API (6 requests/min) and wait until its discovery runs; the DB URL."""
-    cli = subprocess.run([str(BIN / "python"), "-m", "api", "create-client", "Ctrl-C Co"], cwd=ROOT, env=key_env,
-                         capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [str(BIN / "python"), "-m", "api", "create-client", "Ctrl-C Co"],
+        cwd=ROOT,
+        env=key_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     key = next(line.split()[1] for line in cli.stdout.splitlines() if line.startswith("api_key:"))
-    created = requests.post(service.base + "/v1/websites", headers=bearer(key), timeout=10, json={
-        "name": "slow shop", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 6})
+    created = requests.post(
+        service.base + "/v1/websites",
+        headers=bearer(key),
+        timeout=10,
+        json={"name": "slow shop", "seed_urls": [shop.url("/")], "crawl_rate_per_minute": 6},
+    )
     assert created.status_code == 202, created.text
     database_url = json.loads((service.run_dir / "services.json").read_text())["DATABASE_URL"]
     with psycopg.connect(database_url, autocommit=True) as conn:
-        wait_until(lambda: conn.execute("SELECT pages_fetched FROM crawl_runs WHERE status = 'running'").fetchone(),
-                   60, lambda: f"the discovery to start:\n{service.output()}", interval=0.3)
+        wait_until(
+            lambda: conn.execute("SELECT pages_fetched FROM crawl_runs WHERE status = 'running'").fetchone(),
+            60,
+            lambda: f"the discovery to start:\n{service.output()}",
+            interval=0.3,
+        )
     return database_url
 
 
@@ -204,7 +249,10 @@ def test_ctrl_c_mid_crawl_stops_everything_and_the_next_start_takes_the_crawl_up
                 assert first_run == ("cancelled",)
                 wait_until(  # the handed-back discovery is taken up again
                     lambda: conn.execute("SELECT count(*) FROM crawl_runs WHERE status = 'running'").fetchone()[0],
-                    60, lambda: f"the discovery to be taken up again:\n{second.output()}", interval=0.3)
+                    60,
+                    lambda: f"the discovery to be taken up again:\n{second.output()}",
+                    interval=0.3,
+                )
             services_now = json.loads((run_dir / "services.json").read_text())
             assert redis.Redis.from_url(services_now["REDIS_URL"]).ping()
         finally:

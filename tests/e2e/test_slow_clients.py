@@ -32,8 +32,7 @@ pytestmark = pytest.mark.slow
 
 TIMEOUT = 3  # OBSRV_API_HEADER_TIMEOUT and OBSRV_API_BODY_TIMEOUT for this test
 HEADERS = b"GET /health/live HTTP/1.1\r\nHost: test\r\nX-Slow: "
-BODY = (b"POST /v1/websites HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 100000\r\n\r\n{")
+BODY = b"POST /v1/websites HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
 
 
 def free_port() -> int:
@@ -53,12 +52,22 @@ def procfile(name: str) -> str:
 @pytest.fixture
 def served_api(services, tmp_path):
     port = free_port()
-    env = services.env(OBSRV_PORT=str(port), OBSRV_API_HEADER_TIMEOUT=str(TIMEOUT),
-                       OBSRV_API_BODY_TIMEOUT=str(TIMEOUT), OBSRV_LOG_LEVEL="INFO")
+    env = services.env(
+        OBSRV_PORT=str(port),
+        OBSRV_API_HEADER_TIMEOUT=str(TIMEOUT),
+        OBSRV_API_BODY_TIMEOUT=str(TIMEOUT),
+        OBSRV_LOG_LEVEL="INFO",
+    )
     log_path = tmp_path / "api.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(["sh", "-c", procfile("api")], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["sh", "-c", procfile("api")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
 
     def ready():
@@ -90,7 +99,7 @@ class SlowClients:
             s.sendall(first)
             s.setblocking(False)
             self.socks.append(s)
-        self.answers = {i: b"" for i in range(count)}
+        self.answers = dict.fromkeys(range(count), b"")
         self.closed: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -160,9 +169,12 @@ def hold_slow_clients_and_probe(base: str, port: int, key: str) -> tuple[SlowCli
         # a body sent in pieces, but complete in time, reaches the view (the body read waits for it)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             body = json.dumps({"name": ""}).encode()
-            s.sendall(b"POST /v1/websites HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                      + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n"
-                        "X-Request-ID: slow-but-in-time\r\nConnection: close\r\n\r\n".encode() + body[:3])
+            s.sendall(
+                b"POST /v1/websites HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n"
+                "X-Request-ID: slow-but-in-time\r\nConnection: close\r\n\r\n".encode()
+                + body[:3]
+            )
             pause(0.3)  # the rest of the body comes later (a pause, within the body timeout)
             s.sendall(body[3:])
             answer = b"".join(iter(lambda: s.recv(65536), b""))
@@ -172,8 +184,12 @@ def hold_slow_clients_and_probe(base: str, port: int, key: str) -> tuple[SlowCli
         assert "name" in json.dumps(error["errors"]) and error["request_id"] == "slow-but-in-time"
 
         # a body over the limit is refused, in the one error shape
-        big = requests.post(base + "/v1/websites", data=b"x" * (1024 * 1024 + 1),
-                            headers={"Content-Type": "application/json", **bearer(key)}, timeout=10)
+        big = requests.post(
+            base + "/v1/websites",
+            data=b"x" * (1024 * 1024 + 1),
+            headers={"Content-Type": "application/json", **bearer(key)},
+            timeout=10,
+        )
         assert big.status_code == 413 and big.json()["code"] == 413, big.text[:300]
 
         # the server closes every slow connection by itself, though each keeps sending
@@ -219,8 +235,13 @@ def front(served_api, tmp_path):
     log_path = tmp_path / "front.log"
     env = {**os.environ, "OBSRV_FRONT_BIND": f"127.0.0.1:{port}", "OBSRV_API_ADDR": f"127.0.0.1:{api_port}"}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(["haproxy", "-db", "-f", str(ROOT / "api" / "haproxy.cfg")], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(ROOT / "api" / "haproxy.cfg")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
 
     def ready():

@@ -1,42 +1,66 @@
 """Change detection: against the last *notified* state, past the threshold, only when real."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
+from types import SimpleNamespace
 
 import pytest
 
-from types import SimpleNamespace
-
+from core.settings import load_settings
 from crawler.items import ObservationItem
 from crawler.spiders.products import ProductCrawl
-from core.settings import load_settings
 from pipelines.diff import DiffPipeline, detect
 
-SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SEEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def notified(price="10.00", currency="GBP", availability="InStock", last_ok_at=SEEN):
-    return {"notified_price": None if price is None else D(price), "notified_currency": currency,
-            "notified_availability": availability, "last_ok_at": last_ok_at}
+    return {
+        "notified_price": None if price is None else D(price),
+        "notified_currency": currency,
+        "notified_availability": availability,
+        "last_ok_at": last_ok_at,
+    }
 
 
 def obs(price="10.00", currency="GBP", availability="InStock", **kw):
-    return ObservationItem(url="u", product_id=1, crawl_run_id=7, ok=True, price=None if price is None else D(price),
-                           currency=currency, availability=availability, **kw)
+    return ObservationItem(
+        url="u",
+        product_id=1,
+        crawl_run_id=7,
+        ok=True,
+        price=None if price is None else D(price),
+        currency=currency,
+        availability=availability,
+        **kw,
+    )
 
 
 def pipeline_for(state: dict, threshold="1"):
     """The pipeline as a crawl uses it: the crawl (run 7) carries product 1's notified state."""
-    crawl = ProductCrawl(products=[{"id": 1, "url": "u", **state}], work={"id": 1, "kind": "scheduled"},
-                         website={"id": 1, "domain": "shop.test", "crawl_rate_per_minute": 10,
-                                  "price_threshold_pct": D(threshold)}, run={"id": 7}, settings=load_settings({}))
+    crawl = ProductCrawl(
+        products=[{"id": 1, "url": "u", **state}],
+        work={"id": 1, "kind": "scheduled"},
+        website={"id": 1, "domain": "shop.test", "crawl_rate_per_minute": 10, "price_threshold_pct": D(threshold)},
+        run={"id": 7},
+        settings=load_settings({}),
+    )
     return DiffPipeline(SimpleNamespace(crawls={7: crawl})), crawl
 
 
-@pytest.mark.parametrize("new, threshold, changed", [
-    ("10.00", 1, False), ("10.09", 1, False), ("10.10", 1, True), ("9.90", 1, True), ("9.91", 1, False),
-    ("10.01", 0, True), ("12.00", 25, False), ("12.50", 25, True),
-])
+@pytest.mark.parametrize(
+    "new, threshold, changed",
+    [
+        ("10.00", 1, False),
+        ("10.09", 1, False),
+        ("10.10", 1, True),
+        ("9.90", 1, True),
+        ("9.91", 1, False),
+        ("10.01", 0, True),
+        ("12.00", 25, False),
+        ("12.50", 25, True),
+    ],
+)
 def test_price_threshold_against_notified_price(new, threshold, changed):
     changes = detect(notified(), obs(new), threshold)
     assert bool(changes) is changed
@@ -58,11 +82,19 @@ def test_currency_change_and_price_appearing_are_changes_a_price_no_longer_shown
     assert sold_out["type"] == "stock_changed"
 
 
-@pytest.mark.parametrize("before, after, changed", [
-    ("InStock", "OutOfStock", True), ("OutOfStock", "InStock", True), ("InStock", "PreOrder", True),
-    ("InStock", "BackOrder", True), ("InStock", "LimitedAvailability", False), ("OutOfStock", "Discontinued", False),
-    ("InStock", None, False), (None, "InStock", False),
-])
+@pytest.mark.parametrize(
+    "before, after, changed",
+    [
+        ("InStock", "OutOfStock", True),
+        ("OutOfStock", "InStock", True),
+        ("InStock", "PreOrder", True),
+        ("InStock", "BackOrder", True),
+        ("InStock", "LimitedAvailability", False),
+        ("OutOfStock", "Discontinued", False),
+        ("InStock", None, False),
+        (None, "InStock", False),
+    ],
+)
 def test_stock_changes_that_matter_to_a_buyer(before, after, changed):
     changes = detect(notified(availability=before), obs(availability=after), 1)
     assert [c["type"] for c in changes] == (["stock_changed"] if changed else [])
@@ -84,8 +116,9 @@ def test_slow_drift_alerts_once_it_adds_up_then_resets_the_reference():
 
 def test_failed_and_flagged_observations_never_change_anything():
     pipeline, crawl = pipeline_for(notified())
-    failed = pipeline.process_item(ObservationItem(url="u", product_id=1, crawl_run_id=7, ok=False,
-                                                   error_type="blocked"))
+    failed = pipeline.process_item(
+        ObservationItem(url="u", product_id=1, crawl_run_id=7, ok=False, error_type="blocked")
+    )
     flagged = pipeline.process_item(obs("99.00", flagged=True))
     assert failed.changes == [] and flagged.changes == []
     assert crawl.notified[1]["notified_price"] == D("10.00")
@@ -120,11 +153,14 @@ def observed(url, html, when):
     return NormalizePipeline().process_item(item)
 
 
-@pytest.mark.parametrize("url, sells_out, alerts", [
-    (SIZES_URL, "L", False),                  # the default (M) is still in stock: L is another size
-    (SIZES_URL + "?size=L", "M", False),      # the URL watches L; M selling out is nobody's business here
-    (SIZES_URL + "?size=L", "L", True),       # the watched size sells out
-])
+@pytest.mark.parametrize(
+    "url, sells_out, alerts",
+    [
+        (SIZES_URL, "L", False),  # the default (M) is still in stock: L is another size
+        (SIZES_URL + "?size=L", "M", False),  # the URL watches L; M selling out is nobody's business here
+        (SIZES_URL + "?size=L", "L", True),  # the watched size sells out
+    ],
+)
 def test_stock_alerts_follow_the_reported_offer_only(url, sells_out, alerts):
     first = observed(url, beanie_page(), SEEN)
     assert first.availability == "InStock" and first.offers[0]["availability"] == "OutOfStock"  # S was sold out
@@ -149,11 +185,28 @@ def test_the_default_size_selling_out_moves_the_report_to_the_next_size_without_
 
 def test_changes_carry_list_price_and_the_reported_offers_sku():
     state = dict(notified(), list_price=D("12.00"), reported_sku="W-M")
-    item = obs("8.00", list_price=D("12.00"), sku="W", offers=[
-        {"sku": "W-S", "price": D("8.00"), "selected": False}, {"sku": "W-M", "price": D("8.00"), "selected": True}])
+    item = obs(
+        "8.00",
+        list_price=D("12.00"),
+        sku="W",
+        offers=[
+            {"sku": "W-S", "price": D("8.00"), "selected": False},
+            {"sku": "W-M", "price": D("8.00"), "selected": True},
+        ],
+    )
     [change] = detect(state, item, 1)
-    assert change["before"] == {"price": D("10.00"), "currency": "GBP", "availability": "InStock",
-                                "list_price": D("12.00"), "sku": "W-M"}
-    assert change["after"] == {"price": D("8.00"), "currency": "GBP", "availability": "InStock",
-                               "list_price": D("12.00"), "sku": "W-M"}
+    assert change["before"] == {
+        "price": D("10.00"),
+        "currency": "GBP",
+        "availability": "InStock",
+        "list_price": D("12.00"),
+        "sku": "W-M",
+    }
+    assert change["after"] == {
+        "price": D("8.00"),
+        "currency": "GBP",
+        "availability": "InStock",
+        "list_price": D("12.00"),
+        "sku": "W-M",
+    }
     assert detect(state, obs("8.00", sku="W"), 1)[0]["after"]["sku"] == "W"  # no offers: the product's sku

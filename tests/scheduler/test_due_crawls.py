@@ -1,6 +1,6 @@
 """Scheduled crawls: due websites queued (as crawl work) once per slot, spread, paused skipped, next slot computed."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from core.settings import load_settings
 from scheduler.loop import Scheduler, spread_offset
@@ -8,11 +8,12 @@ from scheduler.loop import Scheduler, spread_offset
 
 def website(db, status="active", schedule="*/5 * * * *", due_minutes_ago=1, domain=None):
     client = db.execute("INSERT INTO clients (name) VALUES ('c') RETURNING id").fetchone()["id"]
-    due = datetime.now(timezone.utc) - timedelta(minutes=due_minutes_ago)
+    due = datetime.now(UTC) - timedelta(minutes=due_minutes_ago)
     return db.execute(
         "INSERT INTO websites (client_id, name, domain, seed_urls, status, schedule, next_crawl_at) "
         "VALUES (%s, 'w', %s, %s, %s, %s, %s) RETURNING id",
-        (client, domain or f"d{client}.test", ["https://x.test/"], status, schedule, due)).fetchone()["id"]
+        (client, domain or f"d{client}.test", ["https://x.test/"], status, schedule, due),
+    ).fetchone()["id"]
 
 
 def work(db):
@@ -20,8 +21,12 @@ def work(db):
 
 
 def scheduler_for(services, **overrides):
-    settings = {**load_settings({}), "DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url,
-                **overrides}
+    settings = {
+        **load_settings({}),
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        **overrides,
+    }
     return Scheduler(settings)
 
 
@@ -35,10 +40,10 @@ def test_due_websites_are_queued_once_per_slot_and_advanced(db, services):
     assert second.enqueue_due_crawls() == []  # a second scheduler finds nothing due: the slot moved on
     assert [(w["website_id"], w["kind"], w["job_id"]) for w in work(db)] == [(active, "scheduled", queued[0])]
     rows = {r["id"]: r for r in db.execute("SELECT id, next_crawl_at FROM websites").fetchall()}
-    assert rows[active]["next_crawl_at"] > datetime.now(timezone.utc)
+    assert rows[active]["next_crawl_at"] > datetime.now(UTC)
     assert rows[active]["next_crawl_at"].minute % 5 == 0
-    assert rows[paused]["next_crawl_at"] < datetime.now(timezone.utc)  # paused: skipped, untouched
-    assert rows[later]["next_crawl_at"] > datetime.now(timezone.utc)
+    assert rows[paused]["next_crawl_at"] < datetime.now(UTC)  # paused: skipped, untouched
+    assert rows[later]["next_crawl_at"] > datetime.now(UTC)
 
 
 def test_a_restart_does_not_queue_the_same_slot_twice(db, services):
@@ -53,7 +58,7 @@ def test_a_restart_does_not_queue_the_same_slot_twice(db, services):
 def test_many_websites_due_at_once_are_spread(db, services):
     ids = [website(db) for _ in range(20)]
     scheduler_for(services, OBSRV_SCHEDULE_SPREAD_SECONDS=600).enqueue_due_crawls()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     later = [w for w in work(db) if w["run_after"] > now]
     assert len(later) == sum(1 for i in ids if spread_offset(i, 600) > 0)
     offsets = {spread_offset(i, 600) for i in ids}
@@ -62,7 +67,7 @@ def test_many_websites_due_at_once_are_spread(db, services):
 
 def test_a_lost_discovery_job_is_queued_again(db, services):
     lost = website(db, status="pending_discovery")
-    fresh = website(db, status="pending_discovery")
+    website(db, status="pending_discovery")  # a fresh one: not reaped
     db.execute("UPDATE websites SET updated_at = now() - interval '11 minutes' WHERE id = %s", (lost,))
     scheduler = scheduler_for(services)
     queued = scheduler.requeue_lost_discoveries()

@@ -32,10 +32,13 @@ def baseline(db, page):
     return website_id, product
 
 
-@pytest.mark.parametrize("prices, confirmed", [
-    (("51.77", "517.70", "517.70"), True),    # ×10, and the re-fetch agrees: a real change
-    (("51.77", "517.70", "51.77"), False),    # ×10, but the re-fetch shows the old price: a glitch
-])
+@pytest.mark.parametrize(
+    "prices, confirmed",
+    [
+        (("51.77", "517.70", "517.70"), True),  # ×10, and the re-fetch agrees: a real change
+        (("51.77", "517.70", "51.77"), False),  # ×10, but the re-fetch shows the old price: a glitch
+    ],
+)
 def test_suspicious_change_is_confirmed_by_one_refetch(db, crawl_env, prices, confirmed):
     page = FlakyPage(*prices)
     try:
@@ -45,8 +48,10 @@ def test_suspicious_change_is_confirmed_by_one_refetch(db, crawl_env, prices, co
         page.close()
     assert page.hits == 3  # baseline, the suspicious fetch, the re-fetch
     events = db.execute("SELECT type, after FROM change_events WHERE product_id = %s", (product,)).fetchall()
-    last = db.execute("SELECT price, flagged FROM observations WHERE product_id = %s ORDER BY observed_at DESC, id DESC "
-                      "LIMIT 1", (product,)).fetchone()
+    last = db.execute(
+        "SELECT price, flagged FROM observations WHERE product_id = %s ORDER BY observed_at DESC, id DESC LIMIT 1",
+        (product,),
+    ).fetchone()
     state = db.execute("SELECT price, notified_price FROM products WHERE id = %s", (product,)).fetchone()
     if confirmed:
         assert [e["type"] for e in events] == ["price_changed"] and events[0]["after"]["price"] == "517.70"

@@ -5,33 +5,43 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import product
 from pathlib import Path
 
 import pytest
 from rq import Queue
 
-from db.queries import crawls as crawls_q
-from db.queries import websites as websites_q
 from core.redis_client import get_redis
 from core.settings import load_settings
+from db.queries import crawls as crawls_q
+from db.queries import websites as websites_q
 from scheduler import lifecycle
 from tests.conftest import ROOT, bearer
 from tests.support.factories import make_website
 
-LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 SEEDS = ["http://127.0.0.1:9/"]
 
 
 def website_in(db, status, **fields):
-    return make_website(db, SEEDS, status=status, status_reason="before", schedule="0 2 * * *",
-                        next_crawl_at=LONG_AGO, consecutive_failures=2, **fields)
+    return make_website(
+        db,
+        SEEDS,
+        status=status,
+        status_reason="before",
+        schedule="0 2 * * *",
+        next_crawl_at=LONG_AGO,
+        consecutive_failures=2,
+        **fields,
+    )
 
 
 def row(db, website_id):
-    return db.execute("SELECT status, status_reason, next_crawl_at, consecutive_failures, updated_at "
-                      "FROM websites WHERE id = %s", (website_id,)).fetchone()
+    return db.execute(
+        "SELECT status, status_reason, next_crawl_at, consecutive_failures, updated_at FROM websites WHERE id = %s",
+        (website_id,),
+    ).fetchone()
 
 
 def test_every_status_has_its_edges():
@@ -83,11 +93,14 @@ def test_a_missing_website_or_an_unexpected_status_is_refused(db):
 
 def test_a_refused_move_through_the_api_is_a_409_in_the_error_shape(db, make_app, new_client):
     client_id, key = new_client()
-    website_id = db.execute("INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES "
-                            "(%s, 'w', 'w.test', %s, 'pending_approval') RETURNING id",
-                            (client_id, ["https://w.test/"])).fetchone()["id"]
-    response = make_app().test_client().patch(f"/v1/websites/{website_id}", json={"status": "paused"},
-                                              headers=bearer(key))
+    website_id = db.execute(
+        "INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES "
+        "(%s, 'w', 'w.test', %s, 'pending_approval') RETURNING id",
+        (client_id, ["https://w.test/"]),
+    ).fetchone()["id"]
+    response = (
+        make_app().test_client().patch(f"/v1/websites/{website_id}", json={"status": "paused"}, headers=bearer(key))
+    )
     assert response.status_code == 409
     body = response.get_json()
     assert body["code"] == 409 and body["status"] == "Conflict" and "request_id" in body
@@ -95,19 +108,23 @@ def test_a_refused_move_through_the_api_is_a_409_in_the_error_shape(db, make_app
     assert row(db, website_id)["status"] == "pending_approval"
 
 
-@pytest.mark.parametrize(("status", "found", "failed", "moved_to", "reason"), [
-    ("pending_discovery", 7, False, "pending_approval", "7 product pages found"),
-    ("pending_discovery", 0, True, "failed", "no seed URL could be crawled"),
-    ("pending_discovery", 0, False, None, None),
-    ("active", 7, False, None, None),          # a rediscovery of a watched website leaves it watched
-    ("active", 0, True, None, None),
-    ("paused", 0, True, None, None),
-])
+@pytest.mark.parametrize(
+    ("status", "found", "failed", "moved_to", "reason"),
+    [
+        ("pending_discovery", 7, False, "pending_approval", "7 product pages found"),
+        ("pending_discovery", 0, True, "failed", "no seed URL could be crawled"),
+        ("pending_discovery", 0, False, None, None),
+        ("active", 7, False, None, None),  # a rediscovery of a watched website leaves it watched
+        ("active", 0, True, None, None),
+        ("paused", 0, True, None, None),
+    ],
+)
 def test_the_end_of_discovery(db, status, found, failed, moved_to, reason):
     website_id = website_in(db, status)
     with db.transaction():
-        moved = lifecycle.end_discovery(db, website_id, found=found, failed=failed,
-                                        reason="no seed URL could be crawled")
+        moved = lifecycle.end_discovery(
+            db, website_id, found=found, failed=failed, reason="no seed URL could be crawled"
+        )
     after = row(db, website_id)
     if moved_to is None:
         assert moved is None and after["status"] == status and after["status_reason"] == "before"
@@ -117,8 +134,13 @@ def test_the_end_of_discovery(db, status, found, failed, moved_to, reason):
 
 def closed_run(db, website_id, kind, status):
     run = crawls_q.start_run(db, website_id=website_id, kind=kind, job_id=None, worker="test")
-    return crawls_q.finish_run(db, run["id"], status=status, error_type="network" if status == "failed" else None,
-                               error_message="connection refused" if status == "failed" else None)
+    return crawls_q.finish_run(
+        db,
+        run["id"],
+        status=status,
+        error_type="network" if status == "failed" else None,
+        error_message="connection refused" if status == "failed" else None,
+    )
 
 
 def test_consecutive_failures_pause_an_active_website_once_and_announce_it(db, services):
@@ -161,31 +183,37 @@ def test_no_auto_pause_when_it_is_off_and_a_failed_discovery_fails_its_website(d
     assert after["consecutive_failures"] == 0  # a discovery is no crawl of watched products
 
 
-@pytest.mark.parametrize(("status", "failures", "success_rate", "expected"), [
-    ("active", 0, None, "ok"),
-    ("active", 0, 0.95, "ok"),
-    ("active", 0, 0.89, "degraded"),
-    ("active", 1, 1.0, "degraded"),
-    ("active", 2, 1.0, "failing"),
-    ("paused", 1, 1.0, "failing"),
-    ("paused", 0, 1.0, "ok"),
-])
+@pytest.mark.parametrize(
+    ("status", "failures", "success_rate", "expected"),
+    [
+        ("active", 0, None, "ok"),
+        ("active", 0, 0.95, "ok"),
+        ("active", 0, 0.89, "degraded"),
+        ("active", 1, 1.0, "degraded"),
+        ("active", 2, 1.0, "failing"),
+        ("paused", 1, 1.0, "failing"),
+        ("paused", 0, 1.0, "ok"),
+    ],
+)
 def test_alert_status(status, failures, success_rate, expected):
     health = {"success_rate": success_rate}
     assert lifecycle.alert_status(health, {"status": status, "consecutive_failures": failures}) == expected
 
 
 def test_next_run_follows_the_cron_schedule_in_utc():
-    after = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)
-    assert lifecycle.next_run("0 2 * * *", after) == datetime(2024, 3, 2, 2, 0, tzinfo=timezone.utc)
-    assert lifecycle.next_run("30 5 * * 1", after) == datetime(2024, 3, 4, 5, 30, tzinfo=timezone.utc)
+    after = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+    assert lifecycle.next_run("0 2 * * *", after) == datetime(2024, 3, 2, 2, 0, tzinfo=UTC)
+    assert lifecycle.next_run("30 5 * * 1", after) == datetime(2024, 3, 4, 5, 30, tzinfo=UTC)
 
 
 # -- one place writes a website's status ---------------------------------------------------------------------
 SKIP = {".venv", ".git", "tests", "migrations", "node_modules", "__pycache__"}
 #: UPDATE websites [alias] SET <assignments> up to WHERE/FROM/RETURNING or the end of the string literal
-UPDATE_WEBSITES = re.compile(r"UPDATE\s+websites\b(?:\s+(?:AS\s+)?(?!SET\b)\w+)?\s+SET\b(?P<set>.*?)"
-                             r"(?=\bWHERE\b|\bFROM\b|\bRETURNING\b|\"\"\"|\"\s*[,)]|$)", re.IGNORECASE | re.DOTALL)
+UPDATE_WEBSITES = re.compile(
+    r"UPDATE\s+websites\b(?:\s+(?:AS\s+)?(?!SET\b)\w+)?\s+SET\b(?P<set>.*?)"
+    r"(?=\bWHERE\b|\bFROM\b|\bRETURNING\b|\"\"\"|\"\s*[,)]|$)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def source_files():
@@ -214,5 +242,7 @@ def test_only_the_lifecycle_module_calls_the_status_queries():
     for path in source_files():
         for name in re.findall(r"\b(change_status|lock_status)\(", path.read_text()):
             callers.setdefault(name, set()).add(str(path.relative_to(ROOT)))
-    assert callers == {"change_status": {"db/queries/websites.py", "scheduler/lifecycle.py"},
-                       "lock_status": {"db/queries/websites.py", "scheduler/lifecycle.py"}}
+    assert callers == {
+        "change_status": {"db/queries/websites.py", "scheduler/lifecycle.py"},
+        "lock_status": {"db/queries/websites.py", "scheduler/lifecycle.py"},
+    }

@@ -20,16 +20,25 @@ from tests.conftest import ROOT
 from tests.support.factories import approve_products, make_website
 
 
-def run_crawler(*, timeout: float = 300, env: dict | None = None, module: str = "crawler") -> subprocess.CompletedProcess:
+def run_crawler(
+    *, timeout: float = 300, env: dict | None = None, module: str = "crawler"
+) -> subprocess.CompletedProcess:
     """One crawler process until no crawl work is due; fails loudly if it did not end well.
 
     ``module``: ``tests.support.outside`` runs it with a public side to the world (see there)."""
     env = env or dict(os.environ)
     if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
         env["OBSRV_LOG_LEVEL"] = os.environ["OBSRV_TEST_CRAWLER_LOG"]
-    result = subprocess.run([sys.executable, "-m", module, "--until-idle"], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--until-idle"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     if os.environ.get("OBSRV_TEST_CRAWLER_LOG"):
         print(result.stderr[-20000:])
@@ -48,15 +57,22 @@ def run_crawl(website_id: int, kind: str, product_ids: list[int] | None = None, 
         work = conn.execute("SELECT * FROM crawl_work WHERE job_id = %s", (job_id,)).fetchone()
         if work is None:
             return {"website_id": website_id, "skipped": "website deleted"}
-        run = conn.execute("SELECT * FROM crawl_runs WHERE work_id = %s ORDER BY id DESC LIMIT 1",
-                           (work["id"],)).fetchone()
+        run = conn.execute(
+            "SELECT * FROM crawl_runs WHERE work_id = %s ORDER BY id DESC LIMIT 1", (work["id"],)
+        ).fetchone()
     if run is None:
         result = {"website_id": website_id, "work": work["status"], "note": work["note"]}
         if (work["note"] or "").startswith("skipped: "):
             result["skipped"] = work["note"].removeprefix("skipped: ")
         return result
-    return {"website_id": website_id, "crawl_run_id": run["id"], "status": run["status"],
-            "products_ok": run["products_ok"], "products_failed": run["products_failed"], "work": work["status"]}
+    return {
+        "website_id": website_id,
+        "crawl_run_id": run["id"],
+        "status": run["status"],
+        "products_ok": run["products_ok"],
+        "products_failed": run["products_failed"],
+        "work": work["status"],
+    }
 
 
 def baseline_crawled(db, product_urls: list[str], **website_fields) -> tuple[int, list[int]]:

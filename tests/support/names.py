@@ -40,8 +40,12 @@ class Names:
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         port = int(port or 0)
-        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0)) if ":" in a
-                else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0))
+            if ":" in a
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+        ]
 
     def gethostbyname(self, host):
         """What Twisted's resolver (and so Scrapy's) calls: the first IPv4 answer of :meth:`getaddrinfo`."""
@@ -50,11 +54,11 @@ class Names:
                 return address[0]
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    def install(self, monkeypatch) -> "Names":
+    def install(self, monkeypatch) -> Names:
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
         return self
 
-    def install_in_process(self) -> "Names":
+    def install_in_process(self) -> Names:
         """For a process of its own (tests.support.outside): every lookup of the process, Twisted's too."""
         socket.getaddrinfo = self.getaddrinfo
         socket.gethostbyname = self.gethostbyname
@@ -89,7 +93,7 @@ class Offline:
         except ValueError:
             return False
 
-    def install(self, monkeypatch) -> "Offline":
+    def install(self, monkeypatch) -> Offline:
         offline = self
 
         def connect(sock, address):

@@ -18,7 +18,7 @@ class PageServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 if self.path == "/robots.txt":
                     body = b"User-agent: *\n"
                 else:

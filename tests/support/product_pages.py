@@ -144,7 +144,13 @@ def score(pages: list[Page], products: list) -> Report:
             if (fp or fn) and attribute in ("price", "availability", "sku"):
                 source_field = "availability" if attribute == "availability" else attribute
                 report.errors.append(
-                    Error(page.key, page.url, attribute, true, predicted.get(attribute),
-                          product.sources.get(source_field) or product.blocked)
+                    Error(
+                        page.key,
+                        page.url,
+                        attribute,
+                        true,
+                        predicted.get(attribute),
+                        product.sources.get(source_field) or product.blocked,
+                    )
                 )
     return report

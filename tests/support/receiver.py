@@ -21,9 +21,17 @@ class Receiver:
     ``max_in_flight`` counts the most requests of one event (``webhook-id``) ever handled at the same time.
     """
 
-    def __init__(self, statuses: list[int] | None = None, default: int = 200, delay: float = 0.0,
-                 headers: dict | None = None, hold: threading.Event | None = None, trickle: float | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        default: int = 200,
+        delay: float = 0.0,
+        headers: dict | None = None,
+        hold: threading.Event | None = None,
+        trickle: float | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.statuses = list(statuses or [])
         self.default = default
         self.delay = delay
@@ -41,14 +49,20 @@ class Receiver:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out in two sends: do not hold the second
 
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 arrived = time.time()
                 event_id = self.headers.get("webhook-id") or ""
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
-                    receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()},
-                                              "body": body, "at": arrived, "status": status})
+                    receiver.received.append(
+                        {
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": body,
+                            "at": arrived,
+                            "status": status,
+                        }
+                    )
                     receiver.in_flight[event_id] = receiver.in_flight.get(event_id, 0) + 1
                     receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight[event_id])
                 receiver.arrived.set()
@@ -65,7 +79,7 @@ class Receiver:
                     self.wfile.write(b"HTTP/1.1 200 OK\r\n")
                     hold = receiver.hold or threading.Event()
                     while not hold.is_set():
-                        self.wfile.write(b"X")   # one byte of a header line that never ends
+                        self.wfile.write(b"X")  # one byte of a header line that never ends
                         self.wfile.flush()
                         hold.wait(receiver.trickle)
                     self.wfile.write(b"-Trickle: done\r\nContent-Length: 0\r\n\r\n")
@@ -111,7 +125,7 @@ class Receiver:
         with self.lock:
             return [json.loads(r["body"]) for r in self.received]
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -120,7 +134,7 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         return self.start()
 
     def __exit__(self, *exc) -> None:

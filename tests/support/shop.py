@@ -43,12 +43,12 @@ import threading
 import time
 import traceback
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path
-from typing import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 __all__ = ["Shop", "fixtures_dir"]
@@ -118,9 +118,9 @@ class _Product:
     template: tuple | None = None  # recorded page: text segments and slot names
     original_quantity: int | None = None
     removed: bool = False
-    neighbours: list["_Product"] = field(default_factory=list)  # pods on its page (generated)
-    shown_on: list["_Product"] = field(default_factory=list)  # pages showing its pod
-    resp: "_Resp | None" = None  # cached rendered page
+    neighbours: list[_Product] = field(default_factory=list)  # pods on its page (generated)
+    shown_on: list[_Product] = field(default_factory=list)  # pages showing its pod
+    resp: _Resp | None = None  # cached rendered page
 
     def expected(self) -> dict:
         return {
@@ -179,7 +179,7 @@ class _Site:
 class _Resp:
     """A pre-encoded response: head (status line + headers, no Date/Connection, no blank line) and body."""
 
-    __slots__ = ("status", "head", "body")
+    __slots__ = ("body", "head", "status")
 
     def __init__(self, status: int, body: bytes, content_type: str | None = HTML, headers=()):
         if 100 <= status < 200 or status in (204, 304):
@@ -202,7 +202,7 @@ class _Resp:
         self.head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
     @classmethod
-    def text(cls, status: int, text: str, content_type: str = HTML, headers=()) -> "_Resp":
+    def text(cls, status: int, text: str, content_type: str = HTML, headers=()) -> _Resp:
         return cls(status, text.encode("utf-8"), content_type, headers)
 
 
@@ -350,7 +350,7 @@ def _short_title(name: str) -> str:
 
 
 def _stars() -> str:
-    return "".join("\n        <i class=\"icon-star\"></i>" for _ in range(5))
+    return "".join('\n        <i class="icon-star"></i>' for _ in range(5))
 
 
 def _pod(p: _Product, from_path: str) -> str:
@@ -399,7 +399,7 @@ def _head(title: str, from_path: str, extra: str = "", description: str = "") ->
     <header class="header container-fluid">
         <div class="page_inner">
             <div class="row">
-                <div class="col-sm-8 h1"><a href="{_esc(_rel(from_path, '/index.html'))}">Books to Scrape</a><small> We love being scraped!</small>
+                <div class="col-sm-8 h1"><a href="{_esc(_rel(from_path, "/index.html"))}">Books to Scrape</a><small> We love being scraped!</small>
 </div>
             </div>
         </div>
@@ -441,9 +441,7 @@ def _listing_page(
         f'\n                    <li><a href="{_esc(_rel(path, c.path))}">{_esc(c.name)}</a></li>'
         for c in site.categories
     )
-    crumb_html = "".join(
-        f'\n    <li><a href="{_esc(_rel(path, href))}">{_esc(text)}</a></li>' for href, text in crumbs
-    )
+    crumb_html = "".join(f'\n    <li><a href="{_esc(_rel(path, href))}">{_esc(text)}</a></li>' for href, text in crumbs)
     pager = []
     if page > 1:
         prev = directory + f"page-{page - 1}.html"
@@ -455,7 +453,7 @@ def _listing_page(
     start = (page - 1) * PAGE_SIZE + 1 if products else 0
     body = f"""
 <ul class="breadcrumb">
-    <li><a href="{_esc(_rel(path, '/index.html'))}">Home</a></li>{crumb_html}
+    <li><a href="{_esc(_rel(path, "/index.html"))}">Home</a></li>{crumb_html}
     <li class="active">{_esc(title)}</li>
 </ul>
 <div class="row">
@@ -467,7 +465,7 @@ def _listing_page(
                     <ul>{sidebar}
                     </ul>
                 </li>
-                <li><a href="{_esc(_rel(path, '/catalogue/page-1.html'))}">All products</a></li>
+                <li><a href="{_esc(_rel(path, "/catalogue/page-1.html"))}">All products</a></li>
             </ul>
         </div>
     </aside>
@@ -480,11 +478,11 @@ def _listing_page(
         </form>
         <section>
             <div>
-                <ol class="row">{''.join(_pod(p, path) for p in chunk)}
+                <ol class="row">{"".join(_pod(p, path) for p in chunk)}
                 </ol>
                 <div>
                     <ul class="pager">
-                        {''.join(pager)}
+                        {"".join(pager)}
                     </ul>
                 </div>
             </div>
@@ -661,7 +659,7 @@ class Shop:
     # ---- construction ------------------------------------------------------------------
 
     @classmethod
-    def books(cls, *, port: int = 0) -> "Shop":
+    def books(cls, *, port: int = 0) -> Shop:
         """The 200 recorded books.toscrape.com product pages plus generated home/listing/category pages."""
         root = str(fixtures_dir())
         categories: dict[str, _Category] = {}
@@ -698,7 +696,7 @@ class Shop:
         jsonld: bool = True,
         *,
         port: int = 0,
-    ) -> "Shop":
+    ) -> Shop:
         """``n_products`` products from data.json (cycled), spread round-robin over ``hosts``."""
         hosts = [h.lower().rstrip(".") for h in hosts]
         if not hosts:
@@ -758,7 +756,7 @@ class Shop:
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> "Shop":
+    def start(self) -> Shop:
         if self._thread is not None:
             raise RuntimeError("shop already started")
         started = threading.Event()
@@ -769,9 +767,7 @@ class Shop:
             asyncio.set_event_loop(loop)
             try:
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(
-                        self._handle, "127.0.0.1", self._wanted_port, reuse_address=True, backlog=1024
-                    )
+                    asyncio.start_server(self._handle, "127.0.0.1", self._wanted_port, reuse_address=True, backlog=1024)
                 )
                 self._port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:  # noqa: BLE001 - reported to start()
@@ -820,7 +816,7 @@ class Shop:
         if server is not None:
             await server.wait_closed()
 
-    def __enter__(self) -> "Shop":
+    def __enter__(self) -> Shop:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -938,8 +934,10 @@ class Shop:
         """An HTML page of exactly ``size`` bytes (the product page padded, if ``path`` is a product)."""
         with self._lock:
             p = self._by_path.get(path)
-            page = self._product_html(p) if p is not None else (
-                "<!DOCTYPE html>\n<html><head><title>Large page</title></head><body>\n<h1>Large page</h1>\n"
+            page = (
+                self._product_html(p)
+                if p is not None
+                else ("<!DOCTYPE html>\n<html><head><title>Large page</title></head><body>\n<h1>Large page</h1>\n")
             )
         start = page.encode("utf-8")
         end = b"\n</body></html>\n" if p is None else b""
@@ -1062,9 +1060,16 @@ class Shop:
         if path in ("/", "/index.html"):
             products = site.live_products()
             title = "All products"
-            resp = _listing_page(site, path, title, products, 1, "/index.html", [], footer=(
-                f'\n        <a href="{_rel(path, "/private/")}">Staff area</a>'
-            ))
+            resp = _listing_page(
+                site,
+                path,
+                title,
+                products,
+                1,
+                "/index.html",
+                [],
+                footer=(f'\n        <a href="{_rel(path, "/private/")}">Staff area</a>'),
+            )
             return resp, False
         base = f"http://{host_header or f'127.0.0.1:{self._port}'}"
         if path == "/robots.txt":

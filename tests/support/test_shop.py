@@ -119,7 +119,8 @@ def test_http10_closes_and_request_bodies_are_skipped(books):
     assert data.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in data
     body = b"x" * 5000
     payload = (
-        b"POST /cart HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + body
+        b"POST /cart HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n"
+        + body
         + b"GET /robots.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
         + b"GET /robots.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
     )
@@ -323,9 +324,7 @@ def served_product(client: Client, url: str) -> dict:
     price = main.css(".price_color::text").get()
     availability = " ".join(" ".join(main.css(".availability ::text").getall()).split())
     qty = re.search(r"\((\d+) available\)", availability)
-    table = {
-        row.css("th::text").get(): (row.css("td::text").get() or "").strip() for row in sel.css("table tr")
-    }
+    table = {row.css("th::text").get(): (row.css("td::text").get() or "").strip() for row in sel.css("table tr")}
     assert table["Price (excl. tax)"] == table["Price (incl. tax)"] == price
     assert table["Availability"] == availability
     return {
@@ -366,8 +365,11 @@ def test_expected_matches_served_pages_before_and_after_changes(fresh_books):
         check(c, shop, path)
     # Listing pages follow the change too.
     found = Selector(text=c.get("/catalogue/category/books_1/index.html")[1].decode())
-    pod = [p for p in found.css("article.product_pod") if p.css("h3 a::attr(href)").get().endswith(
-        sample[0].split("/catalogue/")[1])]
+    pod = [
+        p
+        for p in found.css("article.product_pod")
+        if p.css("h3 a::attr(href)").get().endswith(sample[0].split("/catalogue/")[1])
+    ]
     assert pod and pod[0].css(".price_color::text").get() == "£12.34"
     # Back in stock restores the original count.
     shop.set_availability(sample[1], in_stock=True)

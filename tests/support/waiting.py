@@ -9,7 +9,8 @@ the extra thing would have happened (``webhooks_settled``), then assert.
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from rq import Queue
 
@@ -18,8 +19,12 @@ from core.jobs import WEBHOOKS_QUEUE
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 30, message: str | Callable[[], str] = "condition",
-               interval: float = 0.1) -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 30,
+    message: str | Callable[[], str] = "condition",
+    interval: float = 0.1,
+) -> T:
     """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds.
 
     The predicate runs at least once, and once more at the deadline. ``message`` may be a callable, for a
@@ -38,8 +43,12 @@ def wait_until(predicate: Callable[[], T], timeout: float = 30, message: str | C
 def webhook_jobs_idle(redis) -> bool:
     """No delivery job waits, runs or is scheduled (a retry) on the webhooks queue."""
     queue = Queue(WEBHOOKS_QUEUE, connection=redis)
-    return (queue.count == 0 and queue.started_job_registry.count == 0
-            and queue.scheduled_job_registry.count == 0 and queue.deferred_job_registry.count == 0)
+    return (
+        queue.count == 0
+        and queue.started_job_registry.count == 0
+        and queue.scheduled_job_registry.count == 0
+        and queue.deferred_job_registry.count == 0
+    )
 
 
 def webhooks_settled(db, redis, website_id: int) -> bool:
@@ -49,8 +58,11 @@ def webhooks_settled(db, redis, website_id: int) -> bool:
     leaves a settled event alone), and a receiver records a request before it answers, while the outbox
     records the attempt after the answer. An event written by a crawl that has finished is in the table
     (the crawl's results are written before its run is closed), so a spurious one is waited for and seen."""
-    open_events = db.execute("SELECT count(*) AS n FROM change_events WHERE website_id = %s AND delivered_at IS NULL "
-                             "AND exhausted_at IS NULL", (website_id,)).fetchone()["n"]
+    open_events = db.execute(
+        "SELECT count(*) AS n FROM change_events WHERE website_id = %s AND delivered_at IS NULL "
+        "AND exhausted_at IS NULL",
+        (website_id,),
+    ).fetchone()["n"]
     return open_events == 0 and webhook_jobs_idle(redis)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
@@ -15,11 +15,11 @@ import stripe
 from rq import Queue
 from standardwebhooks import Webhook
 
+from core.redis_client import get_redis
+from core.settings import load_settings
 from db.pool import get_pool
 from db.queries import webhooks as webhooks_q
-from core.redis_client import get_redis
 from scheduler.loop import Scheduler
-from core.settings import load_settings
 from tests.conftest import bearer
 from tests.support.names import Names
 from tests.support.receiver import Receiver
@@ -29,8 +29,12 @@ from webhooks.delivery import deliver
 
 @pytest.fixture
 def hook_env(services, monkeypatch):
-    for name, value in services.env(OBSRV_ALLOW_PRIVATE_TARGETS="true", OBSRV_WEBHOOK_RETRY_DELAYS="0.3,0.3",
-                                    OBSRV_WEBHOOK_TIMEOUT="2", OBSRV_OUTBOX_GRACE_SECONDS="0").items():
+    for name, value in services.env(
+        OBSRV_ALLOW_PRIVATE_TARGETS="true",
+        OBSRV_WEBHOOK_RETRY_DELAYS="0.3,0.3",
+        OBSRV_WEBHOOK_TIMEOUT="2",
+        OBSRV_OUTBOX_GRACE_SECONDS="0",
+    ).items():
         monkeypatch.setenv(name, value)
 
 
@@ -40,19 +44,32 @@ def client_with_website(new_client, db):
     client_id, key = new_client()
     website_id = db.execute(
         "INSERT INTO websites (client_id, name, domain, seed_urls, status) VALUES (%s, 'Shop', 'shop.test', %s, "
-        "'active') RETURNING id", (client_id, ["https://shop.test/"])).fetchone()["id"]
+        "'active') RETURNING id",
+        (client_id, ["https://shop.test/"]),
+    ).fetchone()["id"]
     product_id = db.execute(
         "INSERT INTO products (website_id, url, identity, name, sku, status) VALUES (%s, 'https://shop.test/p/1', "
-        "'sku:A1', 'Widget', 'A1', 'approved') RETURNING id", (website_id,)).fetchone()["id"]
+        "'sku:A1', 'Widget', 'A1', 'approved') RETURNING id",
+        (website_id,),
+    ).fetchone()["id"]
     return client_id, key, website_id, product_id
 
 
 def new_event(db, website_id, product_id):
-    [event_id] = webhooks_q.insert_events(db, [{
-        "website_id": website_id, "product_id": product_id, "type": "price_changed",
-        "before": {"price": "10.00", "currency": "GBP", "availability": "InStock"},
-        "after": {"price": "8.00", "currency": "GBP", "availability": "InStock"},
-        "change_pct": Decimal("-20"), "observed_at": None}])
+    [event_id] = webhooks_q.insert_events(
+        db,
+        [
+            {
+                "website_id": website_id,
+                "product_id": product_id,
+                "type": "price_changed",
+                "before": {"price": "10.00", "currency": "GBP", "availability": "InStock"},
+                "after": {"price": "8.00", "currency": "GBP", "availability": "InStock"},
+                "change_pct": Decimal("-20"),
+                "observed_at": None,
+            }
+        ],
+    )
     return event_id
 
 
@@ -73,8 +90,9 @@ def due(db, event_id) -> bool:
 def deliver_until_settled(event_id, db, limit=5):
     for _ in range(limit):
         deliver(event_id)
-        row = db.execute("SELECT delivered_at, exhausted_at, next_attempt_at FROM change_events WHERE id = %s",
-                         (event_id,)).fetchone()
+        row = db.execute(
+            "SELECT delivered_at, exhausted_at, next_attempt_at FROM change_events WHERE id = %s", (event_id,)
+        ).fetchone()
         if row["delivered_at"] or row["exhausted_at"]:
             return row
         wait_until(lambda: due(db, event_id), timeout=10, message="the next attempt to be due")
@@ -88,10 +106,14 @@ def test_500_twice_then_200_is_three_attempts_and_one_delivery(db, hook_env, cli
         event_id = new_event(db, website_id, product_id)
         row = deliver_until_settled(event_id, db)
     assert row["delivered_at"] and not row["exhausted_at"]
-    attempts = db.execute("SELECT attempt, status_code, success FROM webhook_deliveries WHERE event_id = %s "
-                          "ORDER BY attempt", (event_id,)).fetchall()
+    attempts = db.execute(
+        "SELECT attempt, status_code, success FROM webhook_deliveries WHERE event_id = %s ORDER BY attempt", (event_id,)
+    ).fetchall()
     assert [(a["attempt"], a["status_code"], a["success"]) for a in attempts] == [
-        (1, 500, False), (2, 500, False), (3, 200, True)]
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
+    ]
     ids = {r["headers"]["webhook-id"] for r in receiver.received}
     assert len(receiver.received) == 3 and len(ids) == 1  # one stable id across retries
     body = receiver.events()[0]
@@ -115,8 +137,9 @@ def test_receiver_down_is_exhausted_after_the_last_attempt(db, hook_env, client_
     event_id = new_event(db, website_id, product_id)
     row = deliver_until_settled(event_id, db)
     assert row["exhausted_at"] and not row["delivered_at"]
-    attempts = db.execute("SELECT status_code, error FROM webhook_deliveries WHERE event_id = %s ORDER BY attempt",
-                          (event_id,)).fetchall()
+    attempts = db.execute(
+        "SELECT status_code, error FROM webhook_deliveries WHERE event_id = %s ORDER BY attempt", (event_id,)
+    ).fetchall()
     assert len(attempts) == 3 and all(a["status_code"] is None and a["error"] for a in attempts)
 
 
@@ -127,7 +150,8 @@ def test_410_gone_disables_the_webhook(db, hook_env, client_with_website):
         event_id = new_event(db, website_id, product_id)
         deliver(event_id)
     assert db.execute("SELECT webhook_enabled FROM websites WHERE id = %s", (website_id,)).fetchone() == {
-        "webhook_enabled": False}
+        "webhook_enabled": False
+    }
     assert db.execute("SELECT exhausted_at FROM change_events WHERE id = %s", (event_id,)).fetchone()["exhausted_at"]
     assert len(receiver.received) == 1
 
@@ -139,28 +163,34 @@ def test_429_retry_after_is_honoured(db, hook_env, client_with_website, services
         event_id = new_event(db, website_id, product_id)
         result = deliver(event_id)
     assert result["next_delay"] == 120
-    waited = db.execute("SELECT next_attempt_at - now() AS wait FROM change_events WHERE id = %s",
-                        (event_id,)).fetchone()["wait"]
+    waited = db.execute(
+        "SELECT next_attempt_at - now() AS wait FROM change_events WHERE id = %s", (event_id,)
+    ).fetchone()["wait"]
     assert waited.total_seconds() > 100
     assert deliver(event_id)["skipped"] == "not due yet"
     scheduled = Queue("webhooks", connection=get_redis(services.redis_url)).scheduled_job_registry.get_job_ids()
     assert f"deliver-{event_id}-2" in scheduled
 
 
-@pytest.mark.parametrize("retry_after, least", [
-    (lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=600), usegmt=True), 590),  # HTTP-date
-    (lambda: "600", 599),                                                                               # seconds
-    (lambda: format_datetime(datetime.now(timezone.utc) - timedelta(days=1), usegmt=True), None),      # past
-    (lambda: "after lunch", None),                                                                      # garbage
-], ids=["http-date", "seconds", "past-date", "garbage"])
+@pytest.mark.parametrize(
+    "retry_after, least",
+    [
+        (lambda: format_datetime(datetime.now(UTC) + timedelta(seconds=600), usegmt=True), 590),  # HTTP-date
+        (lambda: "600", 599),  # seconds
+        (lambda: format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True), None),  # past
+        (lambda: "after lunch", None),  # garbage
+    ],
+    ids=["http-date", "seconds", "past-date", "garbage"],
+)
 def test_503_retry_after_is_read_as_seconds_or_http_date(db, hook_env, client_with_website, retry_after, least):
     _c, _k, website_id, product_id = client_with_website
     with Receiver(statuses=[503], headers={"Retry-After": retry_after()}) as receiver:
         set_hook(db, website_id, receiver.url)
         event_id = new_event(db, website_id, product_id)
         result = deliver(event_id)
-    waited = db.execute("SELECT extract(epoch FROM next_attempt_at - now()) AS s FROM change_events WHERE id = %s",
-                        (event_id,)).fetchone()["s"]
+    waited = db.execute(
+        "SELECT extract(epoch FROM next_attempt_at - now()) AS s FROM change_events WHERE id = %s", (event_id,)
+    ).fetchone()["s"]
     if least is None:  # nothing usable: the schedule's own delay (0.3 s here)
         assert result["next_delay"] == 0.3 and waited < 1
     else:
@@ -218,8 +248,10 @@ def test_test_webhook_and_delivery_log_endpoints(db, hook_env, client_with_websi
     assert body["type"] == "test" and body["website"] == {"id": website_id, "name": "Shop"}
     assert Webhook(secret_of(db, client_id)).verify(receiver.received[1]["body"], receiver.received[1]["headers"])
     log = api.get(f"/v1/websites/{website_id}/webhook-deliveries", headers=bearer(key)).get_json()
-    assert [(d["event_type"], d["status_code"], d["success"]) for d in log] == [("test", 200, True),
-                                                                                 ("test", 503, False)]
+    assert [(d["event_type"], d["status_code"], d["success"]) for d in log] == [
+        ("test", 200, True),
+        ("test", 503, False),
+    ]
     _other, other_key = new_client("Other")
     assert api.get(f"/v1/websites/{website_id}/webhook-deliveries", headers=bearer(other_key)).status_code == 404
 
@@ -236,7 +268,8 @@ def test_sweep_requeues_lost_jobs_and_daily_digests(db, hook_env, client_with_we
         for event_id in lost:
             deliver(event_id)
         assert sorted(json.loads(r["body"])["id"] for r in receiver.received) == sorted(
-            str(db.execute("SELECT uid FROM change_events WHERE id = %s", (e,)).fetchone()["uid"]) for e in lost)
+            str(db.execute("SELECT uid FROM change_events WHERE id = %s", (e,)).fetchone()["uid"]) for e in lost
+        )
 
         # daily digest: changes wait for the digest, which lists them all
         db.execute("UPDATE websites SET webhook_mode = 'daily_digest' WHERE id = %s", (website_id,))
@@ -248,8 +281,9 @@ def test_sweep_requeues_lost_jobs_and_daily_digests(db, hook_env, client_with_we
         digest = receiver.events()[-1]
     assert digest["type"] == "digest" and len(digest["changes"]) == 2
     assert all(c["type"] == "price_changed" for c in digest["changes"])
-    settled = db.execute("SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND delivered_at IS NOT NULL",
-                         (waiting,)).fetchone()["n"]
+    settled = db.execute(
+        "SELECT count(*) AS n FROM change_events WHERE id = ANY(%s) AND delivered_at IS NOT NULL", (waiting,)
+    ).fetchone()["n"]
     assert settled == 2
 
 
@@ -269,7 +303,7 @@ def test_payload_carries_list_price_and_the_reported_offers_sku(db, hook_env, cl
     """A stock change written the way a crawl writes it (Diff, then the batch write) reaches the receiver with
     the reported offer's sku and list price beside price, currency and availability; events recorded before
     offers were kept say null."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from crawler.items import ObservationItem
     from db.partitions import ensure_observation_partitions
@@ -277,17 +311,32 @@ def test_payload_carries_list_price_and_the_reported_offers_sku(db, hook_env, cl
     from pipelines.diff import detect
 
     _c, _k, website_id, product_id = client_with_website
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ensure_observation_partitions(db, first=now.date(), last=now.date())
-    item = ObservationItem(url="https://shop.test/p/1?size=L", website_id=website_id, product_id=product_id,
-                           observed_at=now, ok=True, price=Decimal("28.00"), currency="EUR",
-                           availability="OutOfStock", sku="A1", list_price=Decimal("35.00"), offers=[
-                               {"sku": "A1-M", "price": Decimal("28.00"), "availability": "InStock",
-                                "selected": False},
-                               {"sku": "A1-L", "price": Decimal("28.00"), "availability": "OutOfStock",
-                                "selected": True}])
-    notified = {"last_ok_at": now, "notified_price": Decimal("28.00"), "notified_currency": "EUR",
-                "notified_availability": "InStock", "list_price": Decimal("35.00"), "reported_sku": "A1-L"}
+    item = ObservationItem(
+        url="https://shop.test/p/1?size=L",
+        website_id=website_id,
+        product_id=product_id,
+        observed_at=now,
+        ok=True,
+        price=Decimal("28.00"),
+        currency="EUR",
+        availability="OutOfStock",
+        sku="A1",
+        list_price=Decimal("35.00"),
+        offers=[
+            {"sku": "A1-M", "price": Decimal("28.00"), "availability": "InStock", "selected": False},
+            {"sku": "A1-L", "price": Decimal("28.00"), "availability": "OutOfStock", "selected": True},
+        ],
+    )
+    notified = {
+        "last_ok_at": now,
+        "notified_price": Decimal("28.00"),
+        "notified_currency": "EUR",
+        "notified_availability": "InStock",
+        "list_price": Decimal("35.00"),
+        "reported_sku": "A1-L",
+    }
     item.changes = detect(notified, item, 1)
     with db.transaction():
         [event_id] = crawls_q.write_observations(db, [item])
@@ -299,12 +348,27 @@ def test_payload_carries_list_price_and_the_reported_offers_sku(db, hook_env, cl
         body, old = receiver.events()
     assert body["type"] == "stock_changed"
     assert body["product"] == {"id": product_id, "url": "https://shop.test/p/1", "name": "Widget", "sku": "A1"}
-    assert body["before"] == {"price": "28.00", "currency": "EUR", "availability": "InStock", "list_price": "35.00",
-                              "sku": "A1-L"}
-    assert body["after"] == {"price": "28.00", "currency": "EUR", "availability": "OutOfStock",
-                             "list_price": "35.00", "sku": "A1-L"}
-    assert old["before"] == {"price": "10.00", "currency": "GBP", "availability": "InStock", "list_price": None,
-                             "sku": None}
+    assert body["before"] == {
+        "price": "28.00",
+        "currency": "EUR",
+        "availability": "InStock",
+        "list_price": "35.00",
+        "sku": "A1-L",
+    }
+    assert body["after"] == {
+        "price": "28.00",
+        "currency": "EUR",
+        "availability": "OutOfStock",
+        "list_price": "35.00",
+        "sku": "A1-L",
+    }
+    assert old["before"] == {
+        "price": "10.00",
+        "currency": "GBP",
+        "availability": "InStock",
+        "list_price": None,
+        "sku": None,
+    }
 
 
 class Listener:
@@ -339,14 +403,18 @@ class Listener:
         self.sock.close()
 
 
-@pytest.mark.parametrize("template", [
-    "https://127.0.0.1:{port}\\@evil.example/x",
-    "https://%31%32%37.0.0.1:{port}/",
-    "https://nowhere.invalid:{port}/",
-    "https://127.1:{port}/",
-])
-def test_test_webhook_never_connects_to_loopback_with_default_settings(db, hook_env, client_with_website,
-                                                                        make_app, template):
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://127.0.0.1:{port}\\@evil.example/x",
+        "https://%31%32%37.0.0.1:{port}/",
+        "https://nowhere.invalid:{port}/",
+        "https://127.1:{port}/",
+    ],
+)
+def test_test_webhook_never_connects_to_loopback_with_default_settings(
+    db, hook_env, client_with_website, make_app, template
+):
     """URLs stored before the check was strict (or by hand): refused at delivery, nothing dialled."""
     _client_id, key, website_id, _product_id = client_with_website
     api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=False, OBSRV_ALLOW_HTTP_WEBHOOKS=False).test_client()
@@ -361,8 +429,9 @@ def test_test_webhook_never_connects_to_loopback_with_default_settings(db, hook_
 def test_delivery_errors_are_a_fixed_vocabulary(db, hook_env, client_with_website, make_app):
     """What a client reads about a failed delivery says what went wrong, not what the network looks like."""
     _client_id, key, website_id, _product_id = client_with_website
-    api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_ALLOW_HTTP_WEBHOOKS=True,
-                   OBSRV_WEBHOOK_TIMEOUT=0.5).test_client()
+    api = make_app(
+        OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_ALLOW_HTTP_WEBHOOKS=True, OBSRV_WEBHOOK_TIMEOUT=0.5
+    ).test_client()
 
     def test_webhook(url):
         set_hook(db, website_id, url)
@@ -371,10 +440,10 @@ def test_delivery_errors_are_a_fixed_vocabulary(db, hook_env, client_with_websit
     closed = Receiver().start()
     closed_url = closed.url
     closed.stop()
-    assert test_webhook(closed_url) == "connection failed"                      # nothing listens
+    assert test_webhook(closed_url) == "connection failed"  # nothing listens
     with Receiver(default=500) as receiver:
-        assert test_webhook(receiver.url) == "http 500"                         # no body, no reason phrase
-        assert test_webhook(receiver.url.replace("http://", "https://")) == "tls error"   # not TLS there
+        assert test_webhook(receiver.url) == "http 500"  # no body, no reason phrase
+        assert test_webhook(receiver.url.replace("http://", "https://")) == "tls error"  # not TLS there
     release = threading.Event()
     with Receiver(hold=release) as receiver:
         try:
@@ -421,8 +490,9 @@ def _two_receivers_on_one_port():
     raise AssertionError("no free port on both 127.0.0.1 and 127.0.0.2")
 
 
-def test_delivery_dials_the_checked_address_and_keeps_the_name_in_the_host_header(db, hook_env, client_with_website,
-                                                                                   names):
+def test_delivery_dials_the_checked_address_and_keeps_the_name_in_the_host_header(
+    db, hook_env, client_with_website, names
+):
     _c, _k, website_id, product_id = client_with_website
     checked, other = _two_receivers_on_one_port()
     try:
@@ -455,22 +525,30 @@ def _held_during_the_post(db, services, event_id):
     """What the database shows while a POST of the event is in flight (looked at from another connection)."""
     in_transaction = db.execute(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-        "AND state LIKE 'idle in transaction%%'").fetchone()["n"]
+        "AND state LIKE 'idle in transaction%%'"
+    ).fetchone()["n"]
     try:
         with db.transaction():
             db.execute("SELECT id FROM change_events WHERE id = %s FOR UPDATE NOWAIT", (event_id,))
-            db.execute("SELECT id FROM websites WHERE id = (SELECT website_id FROM change_events WHERE id = %s) "
-                       "FOR UPDATE NOWAIT", (event_id,))
+            db.execute(
+                "SELECT id FROM websites WHERE id = (SELECT website_id FROM change_events WHERE id = %s) "
+                "FOR UPDATE NOWAIT",
+                (event_id,),
+            )
         locked = False
     except psycopg.errors.LockNotAvailable:
         locked = True
     stats = get_pool(services.database_url).get_stats()
-    return {"in_transaction": in_transaction, "locked": locked,
-            "pool_connections_out": stats.get("pool_size", 0) - stats.get("pool_available", 0)}
+    return {
+        "in_transaction": in_transaction,
+        "locked": locked,
+        "pool_connections_out": stats.get("pool_size", 0) - stats.get("pool_available", 0),
+    }
 
 
 def test_a_slow_receiver_holds_no_transaction_lock_or_pool_connection_during_the_post(
-        db, hook_env, client_with_website, services, monkeypatch):
+    db, hook_env, client_with_website, services, monkeypatch
+):
     monkeypatch.setenv("OBSRV_WEBHOOK_TIMEOUT", "30")
     _c, _k, website_id, product_id = client_with_website
     release = threading.Event()
@@ -483,7 +561,7 @@ def test_a_slow_receiver_holds_no_transaction_lock_or_pool_connection_during_the
         try:
             assert receiver.arrived.wait(20), "the POST never arrived"
             held = _held_during_the_post(db, services, event_id)
-            again = deliver(event_id)   # another worker meanwhile: the event is leased, not sent twice
+            again = deliver(event_id)  # another worker meanwhile: the event is leased, not sent twice
         finally:
             release.set()
             worker.join(30)
@@ -492,20 +570,26 @@ def test_a_slow_receiver_holds_no_transaction_lock_or_pool_connection_during_the
     assert outcome["success"] is True
     row = db.execute("SELECT attempts, delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()
     assert row["attempts"] == 1 and row["delivered_at"]
-    assert [r["success"] for r in db.execute("SELECT success FROM webhook_deliveries WHERE event_id = %s",
-                                             (event_id,)).fetchall()] == [True]
+    assert [
+        r["success"]
+        for r in db.execute("SELECT success FROM webhook_deliveries WHERE event_id = %s", (event_id,)).fetchall()
+    ] == [True]
 
 
-def test_test_webhook_holds_no_transaction_or_pool_connection_during_the_post(db, hook_env, client_with_website,
-                                                                             make_app, services):
+def test_test_webhook_holds_no_transaction_or_pool_connection_during_the_post(
+    db, hook_env, client_with_website, make_app, services
+):
     _c, key, website_id, _product_id = client_with_website
     api = make_app(OBSRV_ALLOW_PRIVATE_TARGETS=True, OBSRV_WEBHOOK_TIMEOUT=30).test_client()
     release = threading.Event()
     answer = {}
     with Receiver(hold=release) as receiver:
         set_hook(db, website_id, receiver.url)
-        caller = threading.Thread(target=lambda: answer.update(
-            api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()))
+        caller = threading.Thread(
+            target=lambda: answer.update(
+                api.post(f"/v1/websites/{website_id}/test-webhook", headers=bearer(key)).get_json()
+            )
+        )
         caller.start()
         try:
             assert receiver.arrived.wait(20), "the POST never arrived"
@@ -521,8 +605,9 @@ def test_test_webhook_holds_no_transaction_or_pool_connection_during_the_post(db
     assert db.execute("SELECT delivered_at FROM change_events WHERE id = %s", (event_id,)).fetchone()["delivered_at"]
 
 
-def test_sweep_trusts_the_events_lease_not_a_job_a_dead_worker_left_started(db, hook_env, client_with_website,
-                                                                            services):
+def test_sweep_trusts_the_events_lease_not_a_job_a_dead_worker_left_started(
+    db, hook_env, client_with_website, services
+):
     """#12 (12): a worker SIGKILLed mid-delivery leaves its job "started" in RQ's registry until RQ cleans up;
     the sweep goes by the event's lease in Postgres: expired, the event is queued again at once; live, not."""
     from rq.job import Job, JobStatus
@@ -537,10 +622,13 @@ def test_sweep_trusts_the_events_lease_not_a_job_a_dead_worker_left_started(db, 
         enqueue_delivery(redis, event_id, 1)
         job = Job.fetch(delivery_job_id(event_id, 1), connection=redis)
         job.set_status(JobStatus.STARTED)  # what a worker killed mid-job leaves behind...
-        job.started_at = datetime.now(timezone.utc) - timedelta(minutes=5)  # ...five minutes ago
+        job.started_at = datetime.now(UTC) - timedelta(minutes=5)  # ...five minutes ago
         job.save()
-        db.execute("UPDATE change_events SET lease_token = gen_random_uuid(), "
-                   "leased_until = now() + interval '1 minute' WHERE id = %s", (event_id,))
+        db.execute(
+            "UPDATE change_events SET lease_token = gen_random_uuid(), "
+            "leased_until = now() + interval '1 minute' WHERE id = %s",
+            (event_id,),
+        )
         scheduler = Scheduler(load_settings())
         assert scheduler.sweep_outbox() == []  # leased: an attempt may still be in flight
         db.execute("UPDATE change_events SET leased_until = now() - interval '1 second' WHERE id = %s", (event_id,))

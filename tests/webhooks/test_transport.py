@@ -24,12 +24,17 @@ from webhooks import transport
 
 
 def _cert(subject: str, issuer_key, issuer_name, key, *, ca: bool, names=()):
-    now = dt.datetime.now(dt.timezone.utc)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -48,8 +53,12 @@ def pki(tmp_path_factory):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _cert(name, ca_key, ca_name, key, ca=False, names=[name])
         path = base / f"{name}.pem"
-        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+            + key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         leaves[name] = str(path)
     return str(base / "ca.pem"), leaves
 
@@ -63,7 +72,7 @@ class TLSReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.hosts.append(self.headers["Host"])
                 self.send_response(204)
@@ -96,14 +105,13 @@ def test_tls_verifies_the_name_while_dialling_the_checked_address(pki, names):
     ca, leaves = pki
     receiver = TLSReceiver(leaves["hooks.tls.test"])
     try:
-        names.answer("hooks.tls.test", ["127.0.0.1"], ["192.88.99.7"])   # a second lookup would go elsewhere
-        target = check_target(f"https://hooks.tls.test:{receiver.port}/hook", allow_private=True,
-                              require_address=True)
+        names.answer("hooks.tls.test", ["127.0.0.1"], ["192.88.99.7"])  # a second lookup would go elsewhere
+        target = check_target(f"https://hooks.tls.test:{receiver.port}/hook", allow_private=True, require_address=True)
         status, _headers = transport.send(target, b"{}", {}, timeout=5, verify=ca)
         assert status == 204
         assert receiver.sni == ["hooks.tls.test"] and receiver.hosts == [f"hooks.tls.test:{receiver.port}"]
         assert names.count("hooks.tls.test") == 1
-        with pytest.raises(requests.exceptions.SSLError):   # verification is on by default: our CA is not trusted
+        with pytest.raises(requests.exceptions.SSLError):  # verification is on by default: our CA is not trusted
             transport.send(target, b"{}", {}, timeout=5)
     finally:
         receiver.close()
@@ -114,8 +122,7 @@ def test_a_certificate_for_another_name_is_a_tls_error(pki, names):
     receiver = TLSReceiver(leaves["other.test"])
     try:
         names.answer("hooks.tls.test", ["127.0.0.1"])
-        target = check_target(f"https://hooks.tls.test:{receiver.port}/hook", allow_private=True,
-                              require_address=True)
+        target = check_target(f"https://hooks.tls.test:{receiver.port}/hook", allow_private=True, require_address=True)
         with pytest.raises(requests.exceptions.SSLError):
             transport.send(target, b"{}", {}, timeout=5, verify=ca)
     finally:

@@ -39,7 +39,6 @@ def load_case(name: str) -> tuple[bytes, dict, dict]:
 def books_dir() -> Path:
     directory = shared_fixtures_dir() / "books-toscrape" / "catalogue"
     assert directory.is_dir(), (
-        f"{directory} is missing: put the shared fixtures beside the repository "
-        "or point OBSRV_FIXTURES_DIR at them"
+        f"{directory} is missing: put the shared fixtures beside the repository or point OBSRV_FIXTURES_DIR at them"
     )
     return directory

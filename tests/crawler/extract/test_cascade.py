@@ -28,16 +28,34 @@ PRODUCT_LD = {
     "@type": "Product",
     "name": "Widget",
     "sku": "W-1",
-    "offers": {"@type": "Offer", "price": "10.00", "priceCurrency": "GBP", "availability": "https://schema.org/InStock"},
+    "offers": {
+        "@type": "Offer",
+        "price": "10.00",
+        "priceCurrency": "GBP",
+        "availability": "https://schema.org/InStock",
+    },
 }
 
 
 def test_to_json_shape():
     product = ExtractedProduct(name="x", price=Decimal("1299"), currency="EUR")
     assert product.to_json() == {
-        "name": "x", "price": "1299.00", "currency": "EUR", "availability": None, "sku": None, "gtin": None,
-        "brand": None, "image": None, "sources": {}, "stock_quantity": None, "canonical_url": None,
-        "platform": None, "platform_id": None, "list_price": None, "offers": [], "blocked": None,
+        "name": "x",
+        "price": "1299.00",
+        "currency": "EUR",
+        "availability": None,
+        "sku": None,
+        "gtin": None,
+        "brand": None,
+        "image": None,
+        "sources": {},
+        "stock_quantity": None,
+        "canonical_url": None,
+        "platform": None,
+        "platform_id": None,
+        "list_price": None,
+        "offers": [],
+        "blocked": None,
         "is_product": False,
     }
 
@@ -105,20 +123,30 @@ def test_jsonld_graph_several_products_prefers_the_page_url():
 
 def test_jsonld_item_list_is_not_a_product():
     items = [{"@type": "ListItem", "position": i, "item": dict(PRODUCT_LD, name=f"P{i}")} for i in range(5)]
-    product = extract_product(_page("<h1>All widgets</h1>", _jsonld({"@type": "ItemList", "itemListElement": items})), URL)
+    product = extract_product(
+        _page("<h1>All widgets</h1>", _jsonld({"@type": "ItemList", "itemListElement": items})), URL
+    )
     assert product.price is None and not product.is_product
 
 
 def test_one_broken_jsonld_script_does_not_hide_the_others():
-    html = _page("<h1>Widget</h1>", '<script type="application/ld+json">{"@type": "Product", oops</script>' + _jsonld(PRODUCT_LD))
+    html = _page(
+        "<h1>Widget</h1>", '<script type="application/ld+json">{"@type": "Product", oops</script>' + _jsonld(PRODUCT_LD)
+    )
     assert extract_product(html, URL).price == Decimal("10.00")
 
 
 def test_price_specification_with_sale_and_strikethrough():
     offer = {
-        "@type": "Offer", "availability": "InStock",
+        "@type": "Offer",
+        "availability": "InStock",
         "priceSpecification": [
-            {"@type": "UnitPriceSpecification", "priceType": "https://schema.org/StrikethroughPrice", "price": 20, "priceCurrency": "EUR"},
+            {
+                "@type": "UnitPriceSpecification",
+                "priceType": "https://schema.org/StrikethroughPrice",
+                "price": 20,
+                "priceCurrency": "EUR",
+            },
             {"@type": "UnitPriceSpecification", "price": 15, "priceCurrency": "EUR"},
         ],
     }
@@ -143,10 +171,19 @@ def test_a_bare_503_is_an_outage_not_a_block():
         ("<html><body><p>Please verify you are a human</p></body></html>", 503),
         ("<html><body><h1>Widget</h1><p>Sold out</p></body></html>", 403),
         ("<html><body><p>Too many requests</p></body></html>", 429),
-        ('<html><head><title>Access to this page has been denied.</title></head><body><div id="px-captcha"></div></body></html>', 200),
-        ("<html><head><title>Attention Required! | Cloudflare</title></head><body><h1>Sorry, you have been blocked</h1></body></html>", 403),
-        ("<html><head><title>Pardon Our Interruption</title></head><body><p>As you were browsing something about your browser made us think you were a bot.</p></body></html>", 200),
-        ('<html><body><h1>Robot Check</h1><p>Out of stock</p></body></html>', 200),
+        (
+            '<html><head><title>Access to this page has been denied.</title></head><body><div id="px-captcha"></div></body></html>',
+            200,
+        ),
+        (
+            "<html><head><title>Attention Required! | Cloudflare</title></head><body><h1>Sorry, you have been blocked</h1></body></html>",
+            403,
+        ),
+        (
+            "<html><head><title>Pardon Our Interruption</title></head><body><p>As you were browsing something about your browser made us think you were a bot.</p></body></html>",
+            200,
+        ),
+        ("<html><body><h1>Robot Check</h1><p>Out of stock</p></body></html>", 200),
     ],
 )
 def test_block_pages_are_never_out_of_stock(html, status):
@@ -168,8 +205,18 @@ def test_not_found_page_is_not_blocked_but_not_a_product():
 
 @pytest.mark.parametrize(
     "html",
-    ["", "   ", b"", b"\x00\xff\xfe garbage", "<html>", "just text", "<?xml version='1.0' encoding='utf-8'?><html><body><h1>x</h1></body></html>",
-     _page("<h1>Widget</h1><p class='price'>call us</p><p class='price'>0</p><p class='price'>-4.00 €</p><p class='price'>€ 99999999999999999999</p>")],
+    [
+        "",
+        "   ",
+        b"",
+        b"\x00\xff\xfe garbage",
+        "<html>",
+        "just text",
+        "<?xml version='1.0' encoding='utf-8'?><html><body><h1>x</h1></body></html>",
+        _page(
+            "<h1>Widget</h1><p class='price'>call us</p><p class='price'>0</p><p class='price'>-4.00 €</p><p class='price'>€ 99999999999999999999</p>"
+        ),
+    ],
 )
 def test_odd_input_does_not_crash(html):
     product = extract_product(html, URL)
@@ -177,10 +224,14 @@ def test_odd_input_does_not_crash(html):
 
 
 def test_bytes_are_decoded_with_the_declared_charset():
-    html = _page('<h1>Caf\u00e9 Mug</h1><p class="price">\u00a312.00</p>').replace("utf-8", "iso-8859-1").encode("latin-1")
+    html = (
+        _page('<h1>Caf\u00e9 Mug</h1><p class="price">\u00a312.00</p>').replace("utf-8", "iso-8859-1").encode("latin-1")
+    )
     product = extract_product(html, URL)
     assert (product.name, product.price, product.currency) == ("Caf\u00e9 Mug", Decimal("12.00"), "GBP")
-    by_header = extract_product(html.replace(b"iso-8859-1", b"x"), URL, headers={b"Content-Type": [b"text/html; charset=latin-1"]})
+    by_header = extract_product(
+        html.replace(b"iso-8859-1", b"x"), URL, headers={b"Content-Type": [b"text/html; charset=latin-1"]}
+    )
     assert by_header.name == "Caf\u00e9 Mug"
 
 
@@ -243,8 +294,14 @@ def _offers_page(offers, **product) -> str:
 
 
 def _offer(sku, price, availability="InStock", **extra):
-    return {"@type": "Offer", "sku": sku, "price": price, "priceCurrency": "GBP",
-            "availability": f"https://schema.org/{availability}", **extra}
+    return {
+        "@type": "Offer",
+        "sku": sku,
+        "price": price,
+        "priceCurrency": "GBP",
+        "availability": f"https://schema.org/{availability}",
+        **extra,
+    }
 
 
 def test_one_size_sold_out_never_makes_the_product_out_of_stock():
@@ -267,31 +324,53 @@ def test_the_size_the_url_selects_is_reported_even_sold_out():
 def test_buyable_later_beats_sold_out_and_unpriced_offers_still_choose_by_stock():
     sizes = [_offer("W-S", "10.00", "OutOfStock"), _offer("W-M", "14.00", "PreOrder")]
     assert extract_product(_offers_page(sizes), URL).availability == "PreOrder"
-    unpriced = [{"@type": "Offer", "sku": "W-S", "availability": "OutOfStock"},
-                {"@type": "Offer", "sku": "W-M", "availability": "InStock"}]
+    unpriced = [
+        {"@type": "Offer", "sku": "W-S", "availability": "OutOfStock"},
+        {"@type": "Offer", "sku": "W-M", "availability": "InStock"},
+    ]
     product = extract_product(_offers_page(unpriced), URL)
     assert (product.availability, product.sku) == ("InStock", "W-M")
 
 
 def test_aggregate_offer_is_one_offer_and_its_high_price_no_list_price():
-    aggregate = {"@type": "AggregateOffer", "lowPrice": "20.00", "highPrice": "35.00", "offerCount": 4,
-                 "priceCurrency": "GBP", "availability": "https://schema.org/InStock"}
+    aggregate = {
+        "@type": "AggregateOffer",
+        "lowPrice": "20.00",
+        "highPrice": "35.00",
+        "offerCount": 4,
+        "priceCurrency": "GBP",
+        "availability": "https://schema.org/InStock",
+    }
     product = extract_product(_offers_page(aggregate), URL)
     assert (product.price, product.list_price) == (Decimal("20.00"), None)
     [offer] = product.offers
     assert (offer.price, offer.high_price, offer.offer_count, offer.selected) == (
-        Decimal("20.00"), Decimal("35.00"), 4, True)
+        Decimal("20.00"),
+        Decimal("35.00"),
+        4,
+        True,
+    )
     # sizes listed only for their stock under a price range: the aggregate is what the product reports
-    sizes = dict(aggregate, offers=[{"@type": "Offer", "name": "S", "availability": "OutOfStock"},
-                                    {"@type": "Offer", "name": "M", "availability": "InStock"}])
+    sizes = dict(
+        aggregate,
+        offers=[
+            {"@type": "Offer", "name": "S", "availability": "OutOfStock"},
+            {"@type": "Offer", "name": "M", "availability": "InStock"},
+        ],
+    )
     product = extract_product(_offers_page(sizes), URL)
     assert (product.price, product.availability) == (Decimal("20.00"), "InStock")
     assert [(o.name, o.selected) for o in product.offers] == [("S", False), ("M", False), (None, True)]
 
 
 def test_list_price_only_above_the_price():
-    offer = _offer("W-1", "15.00", priceSpecification=[
-        {"@type": "UnitPriceSpecification", "priceType": "https://schema.org/StrikethroughPrice", "price": "15.00"}])
+    offer = _offer(
+        "W-1",
+        "15.00",
+        priceSpecification=[
+            {"@type": "UnitPriceSpecification", "priceType": "https://schema.org/StrikethroughPrice", "price": "15.00"}
+        ],
+    )
     assert extract_product(_offers_page(offer), URL).list_price is None
     offer["priceSpecification"][0]["price"] = "19.99"
     product = extract_product(_offers_page(offer), URL)
@@ -299,14 +378,19 @@ def test_list_price_only_above_the_price():
 
 
 def test_sale_price_metas_keep_the_regular_price_as_list_price():
-    head = ('<meta property="og:type" content="product"><meta property="og:title" content="Widget">'
-            '<meta property="product:price:amount" content="40.00"><meta property="product:price:currency" '
-            'content="EUR"><meta property="product:sale_price:amount" content="32.00">'
-            '<meta property="product:sale_price:currency" content="EUR">'
-            '<meta property="product:availability" content="in stock">')
+    head = (
+        '<meta property="og:type" content="product"><meta property="og:title" content="Widget">'
+        '<meta property="product:price:amount" content="40.00"><meta property="product:price:currency" '
+        'content="EUR"><meta property="product:sale_price:amount" content="32.00">'
+        '<meta property="product:sale_price:currency" content="EUR">'
+        '<meta property="product:availability" content="in stock">'
+    )
     product = extract_product(_page("<h1>Widget</h1>", head), URL)
     assert (product.price, product.list_price, product.sources["list_price"]) == (
-        Decimal("32.00"), Decimal("40.00"), "meta")
+        Decimal("32.00"),
+        Decimal("40.00"),
+        "meta",
+    )
 
 
 def test_selectors_keep_the_availability_they_name_over_the_offer():
@@ -324,11 +408,17 @@ def test_platform_variants_and_sale_prices():
     shopify = extract_shopify(Page.from_html(html, meta["url"].replace("40123456789012", "40123456789013")))
     assert shopify.fields["list_price"] == Decimal("28.00")  # Ocean's compare_at_price
     assert [(o.sku, o.selected) for o in shopify.fields["offers"]] == [
-        ("NCC-MUG-SAND", False), ("NCC-MUG-OCEAN", True), ("NCC-MUG-CHAR", False)]
+        ("NCC-MUG-SAND", False),
+        ("NCC-MUG-OCEAN", True),
+        ("NCC-MUG-CHAR", False),
+    ]
     html, meta, _ = load_case("woocommerce_sale")
     woo = extract_woocommerce(Page.from_html(html, meta["url"]))
     assert (woo.fields["price"], woo.fields["list_price"], woo.fields.get("offers")) == (
-        Decimal("29.50"), Decimal("38.00"), None)
+        Decimal("29.50"),
+        Decimal("38.00"),
+        None,
+    )
 
 
 def _with_first_stage(monkeypatch, stage):
@@ -386,7 +476,9 @@ def test_list_price_comes_only_with_the_price_of_its_source(monkeypatch):
     _with_first_stage(monkeypatch, sale)
     product = extract_product(PRICE_NEAR_H1, URL)
     assert (product.price, product.list_price, product.sources["list_price"]) == (
-        Decimal("19.50"), Decimal("25.00"), "jsonld"
+        Decimal("19.50"),
+        Decimal("25.00"),
+        "jsonld",
     )
     assert product.to_json()["list_price"] == "25.00"
 

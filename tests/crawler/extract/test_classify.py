@@ -12,9 +12,21 @@ from crawler.extract import analyze, classify_page
 from .conftest import load_case, shared_fixtures_dir
 
 PRODUCT_CASES = [
-    "jsonld_offer", "jsonld_aggregate_offer", "jsonld_graph", "microdata", "rdfa", "opengraph_meta",
-    "shopify", "woocommerce_sale", "woocommerce_variable", "magento", "german_shop", "french_shop",
-    "visible_text_only", "swiss_shop", "was_now",
+    "jsonld_offer",
+    "jsonld_aggregate_offer",
+    "jsonld_graph",
+    "microdata",
+    "rdfa",
+    "opengraph_meta",
+    "shopify",
+    "woocommerce_sale",
+    "woocommerce_variable",
+    "magento",
+    "german_shop",
+    "french_shop",
+    "visible_text_only",
+    "swiss_shop",
+    "was_now",
 ]
 
 
@@ -45,7 +57,9 @@ def test_home_page_is_not_a_product():
 
 def test_books_product_page():
     path = shared_fixtures_dir() / "books-toscrape" / "catalogue" / "a-light-in-the-attic_1000" / "index.html"
-    result = classify_page(path.read_bytes(), "https://books.toscrape.com/catalogue/a-light-in-the-attic_1000/index.html")
+    result = classify_page(
+        path.read_bytes(), "https://books.toscrape.com/catalogue/a-light-in-the-attic_1000/index.html"
+    )
     assert result.kind == "product", result
     assert "product-shaped URL" in result.reasons
 

@@ -35,8 +35,10 @@ def test_prints_the_product_as_json():
 
 def test_selectors_option():
     result = _run(
-        "--url", "https://www.radhaus-weber.example/e-bikes/urban-glide-500",
-        "--selectors", '{"price": "span.pp-amt"}',
+        "--url",
+        "https://www.radhaus-weber.example/e-bikes/urban-glide-500",
+        "--selectors",
+        '{"price": "span.pp-amt"}',
         str(CASES_DIR / "selector_override.html"),
     )
     assert result.returncode == 0, result.stderr

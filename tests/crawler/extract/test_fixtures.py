@@ -21,8 +21,23 @@ from crawler.extract.product import CASCADE_FIELDS, SOURCES
 from .conftest import CASES_DIR, case_names, load_case
 
 JSON_KEYS = {
-    "name", "price", "currency", "availability", "sku", "gtin", "brand", "image", "sources",
-    "stock_quantity", "canonical_url", "platform", "platform_id", "list_price", "offers", "blocked", "is_product",
+    "name",
+    "price",
+    "currency",
+    "availability",
+    "sku",
+    "gtin",
+    "brand",
+    "image",
+    "sources",
+    "stock_quantity",
+    "canonical_url",
+    "platform",
+    "platform_id",
+    "list_price",
+    "offers",
+    "blocked",
+    "is_product",
 }
 
 
@@ -45,12 +60,17 @@ def differences(actual: dict, expected: dict) -> list[str]:
         elif key not in actual:
             lines.append(f"{key}: expected {expected[key]!r}, not extracted at all")
         elif key == "sources" and isinstance(actual[key], dict) and isinstance(expected[key], dict):
-            lines += [f"sources[{field}]: {actual[key].get(field)!r} != expected {expected[key].get(field)!r}"
-                      for field in sorted(set(actual[key]) | set(expected[key]))
-                      if actual[key].get(field) != expected[key].get(field)]
+            lines += [
+                f"sources[{field}]: {actual[key].get(field)!r} != expected {expected[key].get(field)!r}"
+                for field in sorted(set(actual[key]) | set(expected[key]))
+                if actual[key].get(field) != expected[key].get(field)
+            ]
         elif key == "offers" and actual[key] != expected[key] and len(actual[key]) == len(expected[key]):
-            lines += [f"offers[{n}]: {got!r} != expected {want!r}"
-                      for n, (got, want) in enumerate(zip(actual[key], expected[key])) if got != want]
+            lines += [
+                f"offers[{n}]: {got!r} != expected {want!r}"
+                for n, (got, want) in enumerate(zip(actual[key], expected[key]))
+                if got != want
+            ]
         elif actual[key] != expected[key]:
             lines.append(f"{key}: {actual[key]!r} != expected {expected[key]!r}")
     return lines
@@ -103,12 +123,16 @@ def test_recorded_page(case):
 
 
 def _not_extracted() -> list:
-    return [pytest.param(case, field, value, id=f"{case}-{field}")
-            for case in case_names() for field, value in load_case(case)[1].get("not_extracted", {}).items()]
+    return [
+        pytest.param(case, field, value, id=f"{case}-{field}")
+        for case in case_names()
+        for field, value in load_case(case)[1].get("not_extracted", {}).items()
+    ]
 
 
-@pytest.mark.xfail(strict=True, reason="the page shows it, the extractor does not read it yet (see the case's "
-                                       "not_extracted_why)")
+@pytest.mark.xfail(
+    strict=True, reason="the page shows it, the extractor does not read it yet (see the case's not_extracted_why)"
+)
 @pytest.mark.parametrize("case, field, value", _not_extracted())
 def test_value_the_page_shows_but_the_extractor_misses(case, field, value):
     assert extract_case(case)[field] == value
@@ -133,7 +157,8 @@ def test_a_wrong_extra_or_missing_field_fails_the_comparison(case):
     del missing["canonical_url"]
     assert "canonical_url: expected" in _failure(missing, expected)
     assert "sources[gtin]: 'jsonld' != expected None" in _failure(
-        {**actual, "sources": {**actual["sources"], "gtin": "jsonld"}}, expected)
+        {**actual, "sources": {**actual["sources"], "gtin": "jsonld"}}, expected
+    )
     assert "offers" in _failure({**actual, "offers": [*actual["offers"], {"sku": "extra"}]}, expected)
     if actual["offers"]:
         offers = [{**offer, "price": "0.01"} if offer["selected"] else offer for offer in actual["offers"]]

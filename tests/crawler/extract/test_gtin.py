@@ -54,9 +54,16 @@ def test_invalid_gtins_are_none(value):
 
 def _jsonld_page(gtin: str) -> str:
     product = {
-        "@context": "https://schema.org", "@type": "Product", "name": "Mug", "gtin13": gtin,
-        "offers": {"@type": "Offer", "price": "12.00", "priceCurrency": "EUR",
-                   "availability": "https://schema.org/InStock"},
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": "Mug",
+        "gtin13": gtin,
+        "offers": {
+            "@type": "Offer",
+            "price": "12.00",
+            "priceCurrency": "EUR",
+            "availability": "https://schema.org/InStock",
+        },
     }
     return f'<html><head><script type="application/ld+json">{json.dumps(product)}</script></head><body></body></html>'
 

@@ -19,8 +19,13 @@ def _page(body: str, head: str = "") -> str:
 
 
 def _jsonld(**fields) -> str:
-    data = {"@context": "https://schema.org", "@type": "Product", "name": "Widget", **fields,
-            "offers": {"@type": "Offer", "price": "10.00", "priceCurrency": "EUR", "availability": "InStock"}}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": "Widget",
+        **fields,
+        "offers": {"@type": "Offer", "price": "10.00", "priceCurrency": "EUR", "availability": "InStock"},
+    }
     return f'<script type="application/ld+json">{json.dumps(data)}</script>'
 
 

@@ -37,7 +37,7 @@ def _fields(product) -> tuple:
     return (product.name, product.price, product.currency, product.availability, product.sku)
 
 
-ALL_AMAZON = {field: "amazon" for field in ("name", "price", "currency", "availability", "sku", "platform_id")}
+ALL_AMAZON = dict.fromkeys(("name", "price", "currency", "availability", "sku", "platform_id"), "amazon")
 
 
 # --- Amazon: the buy box -----------------------------------------------------------------
@@ -47,7 +47,10 @@ def test_amazon_buy_box_price_and_the_struck_rrp_as_list_price():
     product = _extract("27021c0c0a")  # amazon.co.uk, "RRP: £55.00", "Price: £48.99"
     assert _fields(product) == (
         "Tefal 5 Piece, Essential, Pots and Pans Set, Black, Aluminium, Non Stick",
-        Decimal("48.99"), "GBP", "InStock", "B004SNMXRS",
+        Decimal("48.99"),
+        "GBP",
+        "InStock",
+        "B004SNMXRS",
     )
     assert (product.list_price, product.platform, product.platform_id) == (Decimal("55.00"), "amazon", "B004SNMXRS")
     assert product.sources.items() >= ALL_AMAZON.items()
@@ -58,7 +61,12 @@ def test_amazon_buy_box_price_and_the_struck_rrp_as_list_price():
     "prefix, price, currency, list_price",
     [
         ("64915d8c22", "66.75", "EUR", "88.99"),  # .fr deal price, "Prix conseillé 88,99 €"
-        ("f09ca5f021", "8.33", "EUR", "9.99"),  # .de, "Unverb. Preisempf.: 9,99 €"; Subscribe & Save 7,91 € is not the price
+        (
+            "f09ca5f021",
+            "8.33",
+            "EUR",
+            "9.99",
+        ),  # .de, "Unverb. Preisempf.: 9,99 €"; Subscribe & Save 7,91 € is not the price
         ("95f9586d43", "8.71", "EUR", None),  # .de "Jetzt: 8,71 €", not the 8,27 € subscription
         ("01efbb7479", "87.11", "USD", None),  # .com, shipping and import fees not added
         ("2eca89a9c9", "12.44", "EUR", None),  # .fr "12,44 € + 6,99 € Livraison"
@@ -113,7 +121,10 @@ def test_an_unavailable_amazon_product_has_no_price_the_heuristics_do_not_guess_
     product = _extract("2c036dd02f")  # "Derzeit nicht verfügbar", a "20 x ..." title and prices of other products
     assert _fields(product) == (
         "20 x Bamboo Wicker Geschenkkorb rund mittel, große, kleine, beige, SMALL= 14.5 cm DIA - 6 INCHES",
-        None, None, "OutOfStock", "B00BRMIU7A",
+        None,
+        None,
+        "OutOfStock",
+        "B00BRMIU7A",
     )
     assert not {"price", "currency", "list_price"} & set(product.sources)
     assert "heuristics" not in product.sources.values()
@@ -139,7 +150,11 @@ def test_amazon_sku_is_the_asin_of_the_variant_shown_not_of_the_url():
 def test_amazon_digital_music_page():
     product = _extract("b03d8c978c")  # no #productTitle, no ASIN input: the MP3 buy box
     assert _fields(product) == (
-        "The Movement Revisited: A Musical Portrait of Four Icons", Decimal("9.49"), "USD", "InStock", "B081ZQK4BZ",
+        "The Movement Revisited: A Musical Portrait of Four Icons",
+        Decimal("9.49"),
+        "USD",
+        "InStock",
+        "B081ZQK4BZ",
     )
     assert product.image == "https://m.media-amazon.com/images/I/71hQVcypIyL._SS500_.jpg"
 
@@ -148,7 +163,10 @@ def test_amazon_is_detected_by_markup_on_any_host():
     html, _url = _fixture("27021c0c0a")
     product = extract_product(html, "https://mirror.example/some/path")
     assert (product.platform, product.sku, product.price, product.currency) == (
-        "amazon", "B004SNMXRS", Decimal("48.99"), "GBP",
+        "amazon",
+        "B004SNMXRS",
+        Decimal("48.99"),
+        "GBP",
     )
 
 
@@ -185,7 +203,10 @@ def test_ebay_page_through_the_cascade_and_through_the_adapter():
     assert _fields(product) == (
         # the microdata's name carries the h1's visually hidden "Details about" prefix
         "Details about Halloween Zombie Scars Tattoos Fake Blood Scab Scar Wound Costume Make-Up Kit UK",
-        Decimal("1.99"), "GBP", "InStock", "302474151804",
+        Decimal("1.99"),
+        "GBP",
+        "InStock",
+        "302474151804",
     )
     found = ebay.extract_ebay(Page.from_html(*_fixture("21e72a8e6d")))
     assert found.fields == {
@@ -199,7 +220,9 @@ def test_ebay_page_through_the_cascade_and_through_the_adapter():
     }
     italian = ebay.extract_ebay(Page.from_html(*_fixture("2d3e52568d")))  # "Dettagli su ... mostra il titolo originale"
     assert (italian.fields["name"], italian.fields["price"], italian.fields["availability"]) == (
-        "Angel Teddy Bear", Decimal("12.99"), "InStock",
+        "Angel Teddy Bear",
+        Decimal("12.99"),
+        "InStock",
     )
 
 
@@ -279,7 +302,12 @@ def test_amazon_currently_unavailable_in_the_current_layout():
     )
     html = html[: html.index('<div id="apex_desktop">')] + "</div>" + html[html.index('<div id="rightCol">') :]
     product = extract_product(html, "https://www.amazon.com/dp/B0TESTASIN")
-    assert (product.price, product.currency, product.availability, product.sku) == (None, None, "OutOfStock", "B0TESTASIN")
+    assert (product.price, product.currency, product.availability, product.sku) == (
+        None,
+        None,
+        "OutOfStock",
+        "B0TESTASIN",
+    )
 
 
 EBAY_ITEM = """<!DOCTYPE html><html lang="en"><head><title>Vintage Lamp | eBay</title>
@@ -304,7 +332,8 @@ def test_ebay_item_page_in_the_current_layout():
 
 def test_ebay_out_of_stock_message():
     html = EBAY_ITEM.replace(
-        '<div data-testid="x-bin-action">', '<div class="d-statusmessage"><span>This item is out of stock.</span></div><div>'
+        '<div data-testid="x-bin-action">',
+        '<div class="d-statusmessage"><span>This item is out of stock.</span></div><div>',
     ).replace("3 available", "")
     product = extract_product(html, "https://www.ebay.com/itm/123456789012")
     assert (product.availability, product.stock_quantity) == ("OutOfStock", None)

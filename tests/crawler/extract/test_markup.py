@@ -82,8 +82,11 @@ def test_plainly_shown_in_markup_is_never_set_aside_for_the_tree(real_pages, mon
         ('<html><body><script>var d = "<p>" + "SKU-123";</script></body></html>', "SKU-123", False),
         ('<html><body><SCRIPT>var d = "<p>" + "SKU-123";</SCRIPT></body></html>', "SKU-123", False),
         ("<html><body><!-- <p>SKU-123</p> --></body></html>", "SKU-123", False),
-        ("<html><body><style>p{}</style><template><p>x</p></template><option>SKU-123</option></body></html>",
-         "SKU-123", False),
+        (
+            "<html><body><style>p{}</style><template><p>x</p></template><option>SKU-123</option></body></html>",
+            "SKU-123",
+            False,
+        ),
         ("<html><head><title>SKU-123</title></head><body></body></html>", "SKU-123", False),
         # inside an entity: the tree's text differs from the markup
         ("<html><body><p>&#123456;</p></body></html>", "123", False),
@@ -101,8 +104,10 @@ def test_shows_corner_cases(html, needle, expected):
     [
         ("<body><h1>Lamp</h1><p class='price'>£26.08</p></body>", True),
         # excl. tax beside a plain price: still plain
-        ("<body><h1>Lamp</h1><p>£26.08</p><table><tr><th>Price (excl. tax)</th><td>£26.08</td></tr></table></body>",
-         True),
+        (
+            "<body><h1>Lamp</h1><p>£26.08</p><table><tr><th>Price (excl. tax)</th><td>£26.08</td></tr></table></body>",
+            True,
+        ),
         # set aside: struck, old-classed, labelled; or only shown before tax
         ("<body><h1>Lamp</h1><del>£26.08</del> <span>£19.99</span></body>", False),
         ("<body><h1>Lamp</h1><div class='old-price'><span>£26.08</span></div></body>", False),

@@ -18,11 +18,14 @@ def page(html: str, url: str = "https://shop.example.com/p/1") -> Page:
         ('<html lang="de-AT"><head></head></html>', "https://shop.example.com/", ("de", "at")),
         ('<html lang="zh-Hant-TW"><head></head></html>', "https://shop.example.com/", ("zh", "tw")),
         # og:locale names the country <html lang> leaves out
-        ('<html lang="en"><head><meta property="og:locale" content="en_CA"></head></html>',
-         "https://shop.example.com/", ("en", "ca")),
+        (
+            '<html lang="en"><head><meta property="og:locale" content="en_CA"></head></html>',
+            "https://shop.example.com/",
+            ("en", "ca"),
+        ),
         # else the country-code TLD, .uk as gb
         ('<html lang="en"><head></head></html>', "https://www.shop.co.uk/p", ("en", "gb")),
-        ('<html><head></head></html>', "https://www.shop.se/p", (None, "se")),
+        ("<html><head></head></html>", "https://www.shop.se/p", (None, "se")),
         ('<html lang="sv"><head></head></html>', "https://www.shop.com/p", ("sv", None)),
     ],
 )
@@ -32,7 +35,7 @@ def test_locale(html, url, locale):
 
 def test_the_page_context_resolves_shared_symbols():
     swedish = page('<html lang="sv"><head></head></html>', "https://www.shop.com/p")
-    danish = page('<html><head></head></html>', "https://www.shop.dk/p")
+    danish = page("<html><head></head></html>", "https://www.shop.dk/p")
     canadian = page('<html lang="en"><head><meta property="og:locale" content="en_CA"></head></html>')
     taiwanese = page('<html lang="zh-Hant-TW"><head></head></html>')
     assert parse_display_price("199 kr", swedish.currency_context)[1] == "SEK"

@@ -18,8 +18,12 @@ def _page(body: str, head: str = "", lang: str = "en", title: str = "Widget") ->
 
 
 def _jsonld(price: str, currency: str = "USD") -> str:
-    data = {"@context": "https://schema.org", "@type": "Product", "name": "Widget",
-            "offers": {"@type": "Offer", "price": price, "priceCurrency": currency, "availability": "InStock"}}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": "Widget",
+        "offers": {"@type": "Offer", "price": price, "priceCurrency": currency, "availability": "InStock"},
+    }
     return f'<script type="application/ld+json">{json.dumps(data)}</script>'
 
 
@@ -85,7 +89,9 @@ def test_bare_number_with_its_currency_beside_it():
         '<ul class="t1"><li><div class="prd_right"><div class="title">西莎小羊肉餐盒</div>'
         '<div class="pdeal">最低價$<span>29</span>元起/罐</div></div></li></ul>'
     )
-    product = extract_product(_page(body, lang="zh-TW", title="西莎小羊肉餐盒 - i3Fresh 愛上新鮮"), "https://i3fresh.tw/c_1.html")
+    product = extract_product(
+        _page(body, lang="zh-TW", title="西莎小羊肉餐盒 - i3Fresh 愛上新鮮"), "https://i3fresh.tw/c_1.html"
+    )
     assert product.name == "西莎小羊肉餐盒"  # no h1: the element titled as <title> names the product
     assert (product.price, product.currency) == (Decimal("29.00"), "TWD")
 

@@ -56,8 +56,25 @@ def test_parse_display_prices(text, context, amount, currency):
 
 @pytest.mark.parametrize(
     "text",
-    ["call us", "Price on request", "0", "0,00 €", "£0.00", "-5 €", "€ -5,00", "-€5", "−5 €",
-     "123456789012345678901", "99999999999999999999.99", "", "   ", None, True, [], "x" * 500],
+    [
+        "call us",
+        "Price on request",
+        "0",
+        "0,00 €",
+        "£0.00",
+        "-5 €",
+        "€ -5,00",
+        "-€5",
+        "−5 €",
+        "123456789012345678901",
+        "99999999999999999999.99",
+        "",
+        "   ",
+        None,
+        True,
+        [],
+        "x" * 500,
+    ],
 )
 def test_garbage_prices_are_none(text):
     assert parse_price(text) == (None, None)
@@ -90,9 +107,22 @@ def test_was_now(text, amount):
 
 @pytest.mark.parametrize(
     "raw, code",
-    [("£", "GBP"), ("€", "EUR"), ("$", "USD"), ("zł", "PLN"), ("円", "JPY"), ("¥", "JPY"),
-     ("₹", "INR"), ("gbp", "GBP"), ("EUR", "EUR"), ("CHF", "CHF"), ("Kč", "CZK"), ("XYZ", None),
-     ("", None), (None, None)],
+    [
+        ("£", "GBP"),
+        ("€", "EUR"),
+        ("$", "USD"),
+        ("zł", "PLN"),
+        ("円", "JPY"),
+        ("¥", "JPY"),
+        ("₹", "INR"),
+        ("gbp", "GBP"),
+        ("EUR", "EUR"),
+        ("CHF", "CHF"),
+        ("Kč", "CZK"),
+        ("XYZ", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_currencies(raw, code):
     assert normalize_currency(raw) == code
@@ -137,18 +167,39 @@ def test_normalize_availability(value, expected):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("In stock", "InStock"), ("In stock (22 available)", "InStock"), ("Out of stock", "OutOfStock"),
-        ("Sold out", "OutOfStock"), ("Currently unavailable", "OutOfStock"), ("Pre-order", "PreOrder"),
-        ("Backorder", "BackOrder"), ("Available on backorder", "BackOrder"), ("Auf Lager", "InStock"),
-        ("Ausverkauft", "OutOfStock"), ("Nicht vorrätig", "OutOfStock"), ("Nicht auf Lager", "OutOfStock"),
-        ("Sofort lieferbar", "InStock"), ("En stock", "InStock"), ("Rupture de stock", "OutOfStock"),
-        ("Épuisé", "OutOfStock"), ("Indisponible", "OutOfStock"), ("Disponible", "InStock"),
-        ("Agotado", "OutOfStock"), ("Sin stock", "OutOfStock"), ("No disponible", "OutOfStock"),
-        ("Disponibile", "InStock"), ("Non disponibile", "OutOfStock"), ("Esaurito", "OutOfStock"),
-        ("Op voorraad", "InStock"), ("Niet op voorraad", "OutOfStock"), ("Uitverkocht", "OutOfStock"),
-        ("Back in stock soon", "OutOfStock"), ("Limited stock", "LimitedAvailability"),
+        ("In stock", "InStock"),
+        ("In stock (22 available)", "InStock"),
+        ("Out of stock", "OutOfStock"),
+        ("Sold out", "OutOfStock"),
+        ("Currently unavailable", "OutOfStock"),
+        ("Pre-order", "PreOrder"),
+        ("Backorder", "BackOrder"),
+        ("Available on backorder", "BackOrder"),
+        ("Auf Lager", "InStock"),
+        ("Ausverkauft", "OutOfStock"),
+        ("Nicht vorrätig", "OutOfStock"),
+        ("Nicht auf Lager", "OutOfStock"),
+        ("Sofort lieferbar", "InStock"),
+        ("En stock", "InStock"),
+        ("Rupture de stock", "OutOfStock"),
+        ("Épuisé", "OutOfStock"),
+        ("Indisponible", "OutOfStock"),
+        ("Disponible", "InStock"),
+        ("Agotado", "OutOfStock"),
+        ("Sin stock", "OutOfStock"),
+        ("No disponible", "OutOfStock"),
+        ("Disponibile", "InStock"),
+        ("Non disponibile", "OutOfStock"),
+        ("Esaurito", "OutOfStock"),
+        ("Op voorraad", "InStock"),
+        ("Niet op voorraad", "OutOfStock"),
+        ("Uitverkocht", "OutOfStock"),
+        ("Back in stock soon", "OutOfStock"),
+        ("Limited stock", "LimitedAvailability"),
         ("No longer available", "Discontinued"),
-        ("Available in 3 colours", None), ("Free delivery", None), ("", None),
+        ("Available in 3 colours", None),
+        ("Free delivery", None),
+        ("", None),
     ],
 )
 def test_availability_phrases(text, expected):
@@ -157,8 +208,15 @@ def test_availability_phrases(text, expected):
 
 @pytest.mark.parametrize(
     "text, quantity",
-    [("In stock (22 available)", 22), ("7 in stock", 7), ("Only 3 left", 3), ("Nur noch 2 auf Lager", 2),
-     ("Plus que 4 en stock", 4), ("In stock", None), ("Out of stock", None)],
+    [
+        ("In stock (22 available)", 22),
+        ("7 in stock", 7),
+        ("Only 3 left", 3),
+        ("Nur noch 2 auf Lager", 2),
+        ("Plus que 4 en stock", 4),
+        ("In stock", None),
+        ("Out of stock", None),
+    ],
 )
 def test_stock_quantity(text, quantity):
     assert stock_quantity_from_text(text) == quantity
@@ -166,9 +224,17 @@ def test_stock_quantity(text, quantity):
 
 @pytest.mark.parametrize(
     "amount, currency, text",
-    [("51.77", "GBP", "51.77"), ("1299", "EUR", "1299.00"), ("1299.00", "JPY", "1299"),
-     ("1.5", None, "1.50"), ("9.999", "USD", "9.999"), ("15.000", "GBP", "15.00"),
-     ("12.5", "KWD", "12.500"), ("0", "EUR", None), ("-1", "EUR", None)],
+    [
+        ("51.77", "GBP", "51.77"),
+        ("1299", "EUR", "1299.00"),
+        ("1299.00", "JPY", "1299"),
+        ("1.5", None, "1.50"),
+        ("9.999", "USD", "9.999"),
+        ("15.000", "GBP", "15.00"),
+        ("12.5", "KWD", "12.500"),
+        ("0", "EUR", None),
+        ("-1", "EUR", None),
+    ],
 )
 def test_decimal_formatting(amount, currency, text):
     assert format_amount(Decimal(amount), currency) == text
