@@ -167,8 +167,18 @@ def request_times(shop: Shop, host: str) -> list[tuple[float, str]]:
 
 
 def short_gaps(times: list[float], delay: float) -> list[float]:
-    """Gaps between consecutive requests shorter than ``delay`` (less the tolerance)."""
-    return [round(b - a, 3) for a, b in zip(times, times[1:]) if b - a < delay - TOLERANCE]
+    """Where requests came faster than one per ``delay``: the span of every run of consecutive requests
+    against its count (less the tolerance). The shop sees when a request *arrives*: one that arrives late
+    (a busy machine) shortens the gap to the next without the crawler sending faster, so a run may fall
+    short by the tolerance at either end, and a crawler sending too fast falls further short with every
+    request."""
+    short = []
+    for first in range(len(times)):
+        for last in range(first + 1, len(times)):
+            span, steps = times[last] - times[first], last - first
+            if span < steps * delay - 2 * TOLERANCE:  # either end may have arrived late
+                short.append(round(span / steps, 3))
+    return short
 
 
 def all_finished(db, website_ids: list[int]) -> bool:
