@@ -49,12 +49,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
-from rq import Worker  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
+from bench._support import Sampler, stop_process_groups, wait_for_rq_workers  # noqa: E402
+from db.embedded import servers  # noqa: E402
 from core.jobs import enqueue_delivery  # noqa: E402
 from core.redis_client import get_redis  # noqa: E402
 from db.embedded import servers  # noqa: E402
@@ -169,40 +169,6 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-class Sampler(threading.Thread):
-    """RSS (process + children) and CPU seconds of one process every ``interval`` s."""
-
-    def __init__(self, pid: int, interval: float = 0.2):
-        super().__init__(daemon=True)
-        self.proc = psutil.Process(pid)
-        self.interval = interval
-        self.samples: list[tuple[float, float, float]] = []  # (monotonic, rss bytes, cpu s)
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                procs = [self.proc, *self.proc.children(recursive=True)]
-                rss = cpu = 0.0
-                for p in procs:
-                    with contextlib.suppress(psutil.Error):
-                        rss += p.memory_info().rss
-                        t = p.cpu_times()
-                        cpu += t.user + t.system
-                self.samples.append((time.monotonic(), rss, cpu))
-            except psutil.Error:
-                return
-            self.done.wait(self.interval)
-
-    def peak_mb(self) -> float:
-        return max((s[1] for s in self.samples), default=0.0) / 2**20
-
-    def at(self, t: float) -> tuple[float, float, float] | None:
-        """The last sample taken at or before monotonic time ``t``."""
-        before = [s for s in self.samples if s[0] <= t]
-        return before[-1] if before else None
-
-
 @contextlib.contextmanager
 def rq_worker(env: dict, redis, log: Path):
     """One `rq worker webhooks` (SimpleWorker), registered before we yield; stopped however we leave."""
@@ -230,21 +196,10 @@ def rq_worker(env: dict, redis, log: Path):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 60
-        while name not in {w.name for w in Worker.all(connection=redis)}:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("FAIL: the RQ worker did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.1)
+        wait_for_rq_workers(redis, [name], [proc], log, "FAIL: the RQ worker did not start:\n")
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_groups([proc])
 
 
 def gaps(requests: list[tuple[float, str, str, str]], products_only: bool) -> tuple[float, str, int]:

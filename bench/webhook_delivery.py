@@ -50,9 +50,10 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
-from rq import Worker  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
+from bench._support import stop_process_groups, wait_for_rq_workers  # noqa: E402
+from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from core.jobs import enqueue_delivery  # noqa: E402
 from core.redis_client import get_redis  # noqa: E402
 from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
@@ -144,47 +145,16 @@ def workers(count: int, worker_class: str | None, env: dict, redis, log: Path):
     try:
         with log.open("ab") as out:
             for name in names:
-                procs.append(
-                    subprocess.Popen(
-                        [
-                            str(Path(sys.executable).parent / "rq"),
-                            "worker",
-                            "--with-scheduler",
-                            "-c",
-                            "scheduler.rq_settings",
-                            "--url",
-                            env["REDIS_URL"],
-                            "--name",
-                            name,
-                            *(["--worker-class", worker_class] if worker_class else []),
-                            "crawl",
-                            "webhooks",
-                            "default",
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=out,
-                        stderr=out,
-                        start_new_session=True,
-                    )
-                )
-        deadline = time.monotonic() + 60
-        while not set(names) <= {w.name for w in Worker.all(connection=redis)}:
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise SystemExit("RQ workers did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.1)
+                procs.append(subprocess.Popen(
+                    [str(Path(sys.executable).parent / "rq"), "worker", "--with-scheduler", "-c", "scheduler.rq_settings",
+                     "--url", env["REDIS_URL"],
+                     "--name", name, *(["--worker-class", worker_class] if worker_class else []),
+                     "crawl", "webhooks", "default"],
+                    cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True))
+        wait_for_rq_workers(redis, names, procs, log, "RQ workers did not start:\n")
         yield
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_groups(procs)
 
 
 def wait_until(done, deadline: float, failure: str) -> None:

@@ -17,7 +17,8 @@ One per Scrapy crawler (:meth:`CrawlManager.of`), shared by the spider and the p
 
 Everything that talks to Postgres or Redis runs on one background thread, in order (``self.db``), so
 the reactor never waits on I/O and a crawl's close always follows its last batch. This is the one
-component that writes ``crawl_runs``.
+component that writes ``crawl_runs``. Claiming and building crawls is :mod:`crawler.claims`, the
+domain locks :mod:`crawler.domain_locks`.
 """
 
 from __future__ import annotations
@@ -42,21 +43,17 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from core import locks
-from core.redis_client import get_redis
+from crawler import claims
+from crawler.domain_locks import DomainLocks
 from crawler.items import ProductFields
 from crawler.spiders.base import Crawl
-from crawler.spiders.discovery import DiscoveryCrawl
-from crawler.spiders.products import ProductCrawl
 from db.partitions import ensure_observation_partitions
 from db.queries import crawls as crawls_q
-from db.queries import websites as websites_q
 from db.queries import work as work_q
 from scheduler import lifecycle
 
 log = logging.getLogger("obsrv.crawler")
-CLAIM_CHUNK = 100  # crawls claimed per round trip; the first pages go out while the next are claimed
-LOCK_RETRY_SECONDS = 30  # a domain another crawler holds: its work is tried again this much later
+CLAIM_CHUNK = 100            # crawls claimed per round trip; the first pages go out while the next are claimed
 PARTITIONS_EVERY_SECONDS = 3600.0
 STOP_SECONDS = 1.0  # after the last close is written, how long Scrapy may take to close before the reactor stops
 
@@ -82,8 +79,7 @@ class CrawlManager:
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="obsrv-db")
         self._conn: psycopg.Connection | None = None
         self._redis = None
-        self._domain_tokens: dict[str, str] = {}
-        self._domain_holds: dict[str, int] = {}
+        self.domains = DomainLocks(lambda: self.redis, self.settings["OBSRV_CRAWL_LOCK_SECONDS"])
         self._partitions_at = float("-inf")
 
     @classmethod
@@ -179,100 +175,7 @@ class CrawlManager:
         await self._drain()
 
     def _claim(self, limit: int) -> list[Crawl]:
-        conn = self.conn()
-        rows = work_q.claim(conn, self.worker, limit)
-        if not rows:
-            return []
-        websites = websites_q.get_many(conn, [r["website_id"] for r in rows])
-        crawls = []
-        for work in rows:
-            website = websites.get(work["website_id"])
-            if website is None or website["status"] not in lifecycle.CRAWLABLE[work["kind"]]:
-                state = "deleted" if website is None else website["status"]
-                work_q.finish(conn, work["id"], self.worker, note=f"skipped: website is {state}")
-                continue
-            if not self._hold_domain(website["domain"]):
-                work_q.hand_back(
-                    conn,
-                    [work["id"]],
-                    self.worker,
-                    delay_seconds=LOCK_RETRY_SECONDS,
-                    note=f"waiting: another crawler holds {website['domain']}",
-                )
-                continue
-            try:
-                crawl = self._build(conn, work, website)
-            except Exception as exc:  # a bug or a bad row costs this crawl, not the others claimed with it
-                log.exception("could not start a crawl", extra={"work_id": work["id"]})
-                crawl = None
-                self._fail_start(conn, work, exc)
-            if crawl is None:
-                self._let_go_domain(website["domain"])
-                continue
-            crawls.append(crawl)
-        return crawls
-
-    def _build(self, conn, work: dict, website: dict) -> Crawl | None:
-        """A crawl's context, read once: website, products or identities, its crawl run."""
-        earlier = conn.execute("SELECT count(*) AS n FROM crawl_runs WHERE work_id = %s", (work["id"],)).fetchone()["n"]
-        job_id = work["job_id"] if earlier == 0 else f"{work['job_id']}#{earlier + 1}"  # taken up again: a new run
-        run = crawls_q.start_run(
-            conn, website_id=website["id"], kind=work["kind"], job_id=job_id, worker=self.worker, work_id=work["id"]
-        )
-        if run["status"] != "running":  # this attempt already ran to its end
-            work_q.finish(conn, work["id"], self.worker, note=f"already {run['status']}")
-            return None
-        common = {"work": work, "website": website, "run": run, "settings": self.settings, "spider": self.spider}
-        if work["kind"] == "discovery":
-            return DiscoveryCrawl(identities=crawls_q.known_identities(conn, website["id"]), **common)
-        products = crawls_q.products_to_crawl(conn, website["id"], work["product_ids"], work_id=work["id"])
-        return ProductCrawl(products=products, **common)
-
-    def _fail_start(self, conn, work: dict, exc: Exception) -> None:
-        try:
-            run = conn.execute(
-                "SELECT id FROM crawl_runs WHERE work_id = %s AND status = 'running'", (work["id"],)
-            ).fetchone()
-            if run:
-                crawls_q.finish_run(
-                    conn,
-                    run["id"],
-                    status="failed",
-                    error_type="internal",
-                    error_message=f"the crawl could not start: {type(exc).__name__}",
-                )
-            work_q.finish(conn, work["id"], self.worker, note=f"could not start: {type(exc).__name__}")
-        except psycopg.Error:
-            log.exception("could not record a crawl that failed to start")
-
-    def _hold_domain(self, domain: str) -> bool:
-        """Take (or share, within this process) the domain's crawl lock."""
-        if self._domain_holds.get(domain):
-            self._domain_holds[domain] += 1
-            return True
-        try:
-            token = locks.acquire(self.redis, locks.domain_lock_key(domain), self.settings["OBSRV_CRAWL_LOCK_SECONDS"])
-        except RedisError:
-            log.warning("Redis unavailable: cannot take the domain lock", extra={"domain": domain})
-            return False
-        if token is None:
-            return False
-        self._domain_tokens[domain] = token
-        self._domain_holds[domain] = 1
-        return True
-
-    def _let_go_domain(self, domain: str) -> None:
-        holds = self._domain_holds.get(domain, 0) - 1
-        if holds > 0:
-            self._domain_holds[domain] = holds
-            return
-        self._domain_holds.pop(domain, None)
-        token = self._domain_tokens.pop(domain, None)
-        if token:
-            try:
-                locks.release(self.redis, locks.domain_lock_key(domain), token)
-            except RedisError:
-                log.warning("could not release the domain lock; it expires", extra={"domain": domain})
+        return claims.claim(self.conn(), self.worker, limit, self.settings, self.spider, self.domains)
 
     # -- running crawls (reactor thread) -------------------------------------------------------------------
     def _open(self, crawl: Crawl):
@@ -406,7 +309,7 @@ class CrawlManager:
                 },
             )
         finally:
-            self._let_go_domain(crawl.domain)
+            self.domains.let_go(crawl.domain)
 
     # -- time: heartbeats, limits, stopping ----------------------------------------------------------------
     def _loop(self, fn, interval: float) -> None:
@@ -431,16 +334,7 @@ class CrawlManager:
             )
         except RedisError:
             pass
-        seconds = self.settings["OBSRV_CRAWL_LOCK_SECONDS"]
-        for domain, token in list(self._domain_tokens.items()):
-            try:
-                if not locks.renew(self.redis, locks.domain_lock_key(domain), token, seconds):
-                    # expired (Redis restarted, say): take it again if nobody else did
-                    if self.redis.set(locks.domain_lock_key(domain), token, nx=True, px=int(seconds * 1000)):
-                        continue
-                    log.warning("lost the domain lock to another crawler", extra={"domain": domain})
-            except RedisError:
-                log.warning("could not renew the domain lock", extra={"domain": domain})
+        self.domains.renew()
         self._maintain()
 
     @staticmethod
