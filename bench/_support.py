@@ -34,8 +34,9 @@ def stop_process_groups(procs: list[subprocess.Popen], timeout: float = 30) -> N
             proc.wait()
 
 
-def wait_for_rq_workers(redis, names: list[str], procs: list[subprocess.Popen], log: Path, failure: str,
-                        timeout: float = 60) -> None:
+def wait_for_rq_workers(
+    redis, names: list[str], procs: list[subprocess.Popen], log: Path, failure: str, timeout: float = 60
+) -> None:
     """Until every worker in ``names`` is registered; SystemExit(``failure`` + the log's tail) when one
     of ``procs`` ends first or ``timeout`` s pass."""
     deadline = time.monotonic() + timeout
@@ -52,7 +53,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.proc = psutil.Process(pid)
         self.interval = interval
-        self.samples: list[tuple[float, float, float]] = []   # (monotonic, rss bytes, cpu s)
+        self.samples: list[tuple[float, float, float]] = []  # (monotonic, rss bytes, cpu s)
         self.done = threading.Event()
 
     def run(self) -> None:

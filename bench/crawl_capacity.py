@@ -54,7 +54,6 @@ from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
 from bench._support import Sampler, stop_process_groups, wait_for_rq_workers  # noqa: E402
-from db.embedded import servers  # noqa: E402
 from core.jobs import enqueue_delivery  # noqa: E402
 from core.redis_client import get_redis  # noqa: E402
 from db.embedded import servers  # noqa: E402

@@ -53,7 +53,6 @@ from psycopg.rows import dict_row  # noqa: E402
 
 from api.auth import create_client  # noqa: E402
 from bench._support import stop_process_groups, wait_for_rq_workers  # noqa: E402
-from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from core.jobs import enqueue_delivery  # noqa: E402
 from core.redis_client import get_redis  # noqa: E402
 from db.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
@@ -145,12 +144,30 @@ def workers(count: int, worker_class: str | None, env: dict, redis, log: Path):
     try:
         with log.open("ab") as out:
             for name in names:
-                procs.append(subprocess.Popen(
-                    [str(Path(sys.executable).parent / "rq"), "worker", "--with-scheduler", "-c", "scheduler.rq_settings",
-                     "--url", env["REDIS_URL"],
-                     "--name", name, *(["--worker-class", worker_class] if worker_class else []),
-                     "crawl", "webhooks", "default"],
-                    cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "rq"),
+                            "worker",
+                            "--with-scheduler",
+                            "-c",
+                            "scheduler.rq_settings",
+                            "--url",
+                            env["REDIS_URL"],
+                            "--name",
+                            name,
+                            *(["--worker-class", worker_class] if worker_class else []),
+                            "crawl",
+                            "webhooks",
+                            "default",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=out,
+                        start_new_session=True,
+                    )
+                )
         wait_for_rq_workers(redis, names, procs, log, "RQ workers did not start:\n")
         yield
     finally:

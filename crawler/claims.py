@@ -24,7 +24,7 @@ from db.queries import work as work_q
 from scheduler import lifecycle
 
 log = logging.getLogger("obsrv.crawler")
-LOCK_RETRY_SECONDS = 30      # a domain another crawler holds: its work is tried again this much later
+LOCK_RETRY_SECONDS = 30  # a domain another crawler holds: its work is tried again this much later
 
 
 def claim(conn, worker: str, limit: int, settings: dict, spider, domains: DomainLocks) -> list[Crawl]:
@@ -40,8 +40,13 @@ def claim(conn, worker: str, limit: int, settings: dict, spider, domains: Domain
             work_q.finish(conn, work["id"], worker, note=f"skipped: website is {state}")
             continue
         if not domains.hold(website["domain"]):
-            work_q.hand_back(conn, [work["id"]], worker, delay_seconds=LOCK_RETRY_SECONDS,
-                             note=f"waiting: another crawler holds {website['domain']}")
+            work_q.hand_back(
+                conn,
+                [work["id"]],
+                worker,
+                delay_seconds=LOCK_RETRY_SECONDS,
+                note=f"waiting: another crawler holds {website['domain']}",
+            )
             continue
         try:
             crawl = build(conn, work, website, worker, settings, spider)
@@ -60,8 +65,9 @@ def build(conn, work: dict, website: dict, worker: str, settings: dict, spider) 
     """A crawl's context, read once: website, products or identities, its crawl run."""
     earlier = conn.execute("SELECT count(*) AS n FROM crawl_runs WHERE work_id = %s", (work["id"],)).fetchone()["n"]
     job_id = work["job_id"] if earlier == 0 else f"{work['job_id']}#{earlier + 1}"  # taken up again: a new run
-    run = crawls_q.start_run(conn, website_id=website["id"], kind=work["kind"], job_id=job_id,
-                             worker=worker, work_id=work["id"])
+    run = crawls_q.start_run(
+        conn, website_id=website["id"], kind=work["kind"], job_id=job_id, worker=worker, work_id=work["id"]
+    )
     if run["status"] != "running":  # this attempt already ran to its end
         work_q.finish(conn, work["id"], worker, note=f"already {run['status']}")
         return None
@@ -74,11 +80,17 @@ def build(conn, work: dict, website: dict, worker: str, settings: dict, spider) 
 
 def fail_start(conn, work: dict, exc: Exception, worker: str) -> None:
     try:
-        run = conn.execute("SELECT id FROM crawl_runs WHERE work_id = %s AND status = 'running'",
-                           (work["id"],)).fetchone()
+        run = conn.execute(
+            "SELECT id FROM crawl_runs WHERE work_id = %s AND status = 'running'", (work["id"],)
+        ).fetchone()
         if run:
-            crawls_q.finish_run(conn, run["id"], status="failed", error_type="internal",
-                                error_message=f"the crawl could not start: {type(exc).__name__}")
+            crawls_q.finish_run(
+                conn,
+                run["id"],
+                status="failed",
+                error_type="internal",
+                error_message=f"the crawl could not start: {type(exc).__name__}",
+            )
         work_q.finish(conn, work["id"], worker, note=f"could not start: {type(exc).__name__}")
     except psycopg.Error:
         log.exception("could not record a crawl that failed to start")

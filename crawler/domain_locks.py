@@ -9,7 +9,7 @@ Used on the crawl manager's DB thread only (:mod:`crawler.manager`).
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from redis import RedisError
 
@@ -20,7 +20,7 @@ log = logging.getLogger("obsrv.crawler")
 
 class DomainLocks:
     def __init__(self, redis: Callable[[], object], lock_seconds) -> None:
-        self._get_redis = redis                  # the manager's connection, opened on first use
+        self._get_redis = redis  # the manager's connection, opened on first use
         self.lock_seconds = lock_seconds
         self._domain_tokens: dict[str, str] = {}
         self._domain_holds: dict[str, int] = {}

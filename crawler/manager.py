@@ -43,6 +43,7 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
+from core.redis_client import get_redis
 from crawler import claims
 from crawler.domain_locks import DomainLocks
 from crawler.items import ProductFields
@@ -53,7 +54,7 @@ from db.queries import work as work_q
 from scheduler import lifecycle
 
 log = logging.getLogger("obsrv.crawler")
-CLAIM_CHUNK = 100            # crawls claimed per round trip; the first pages go out while the next are claimed
+CLAIM_CHUNK = 100  # crawls claimed per round trip; the first pages go out while the next are claimed
 PARTITIONS_EVERY_SECONDS = 3600.0
 STOP_SECONDS = 1.0  # after the last close is written, how long Scrapy may take to close before the reactor stops
 
