@@ -9,23 +9,13 @@ from typing import Any
 from stdnum import ean, isbn
 from stdnum.exceptions import ValidationError
 
+from core.vocabulary import PRODUCT_FIELDS
+
 from .prices import format_amount
 
-#: fields the cascade fills, each with the name of the source that gave it in ``sources``
-CASCADE_FIELDS = (
-    "name",
-    "price",
-    "currency",
-    "availability",
-    "sku",
-    "gtin",
-    "brand",
-    "image",
-    "stock_quantity",
-    "platform_id",
-    "list_price",
-    "offers",
-)
+#: fields the cascade fills, each with the name of the source that gave it in ``sources``: the product's
+#: fields but its canonical URL, which is the page's own, not a source's
+CASCADE_FIELDS = tuple(field for field in PRODUCT_FIELDS if field != "canonical_url")
 #: once these are all known the cascade stops early
 REQUIRED_FIELDS = ("name", "price", "currency", "availability")
 #: fields that differ between variants of one product
