@@ -271,13 +271,16 @@ def test_compose_front_takes_whole_requests_in_bounded_time(front, new_client):
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in headers.answers.values())
     for answer in bodies.answers.values():
         timed_out(answer)
+
     # and logged each as one JSON line (HAProxy writes a line once it has closed the connection: the
     # last ones may come a moment after the client saw the close)
     def cut():
         lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
         return [line for line in lines if line["status"] == 408]
 
-    wait_until(lambda: len(cut()) >= 32, 10, lambda: f"the front to log the 32 slow connections: {log_path.read_text()}")
+    wait_until(
+        lambda: len(cut()) >= 32, 10, lambda: f"the front to log the 32 slow connections: {log_path.read_text()}"
+    )
     assert len(cut()) == 32, cut()[:3]
 
 
